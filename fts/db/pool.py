@@ -1,0 +1,225 @@
+"""
+A pool of non-blocking PostgreSQL connections (txpostgres) on an injected
+reactor.
+
+Each query borrows a free connection, or waits in line for one (callers are
+served in order, nothing is dropped).  A connection that breaks is closed and
+reconnected in the background with a capped exponential backoff; while no
+connection is up, queries fail at once with L{DatabaseUnavailable} so callers
+(the event writer, the dialer) can react instead of piling up.
+"""
+
+from collections import deque
+
+import psycopg2
+import psycopg2.extras
+from twisted.internet import defer
+from twisted.logger import Logger
+from txpostgres import txpostgres
+
+log = Logger()
+
+# Errors that mean the connection (or the server) is gone, not that the
+# statement was wrong.
+CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+class DatabaseUnavailable(Exception):
+    """
+    No connection to PostgreSQL is up.
+    """
+
+
+class Pool:
+    """
+    @ivar state: C{"starting"}, C{"up"} (every connection open),
+        C{"degraded"} (some reconnecting) or C{"down"}.
+    @ivar last_error: the last connection error, as text, or L{None}.
+    """
+
+    def __init__(self, reactor, dsn, size=4, max_backoff=5.0):
+        self.reactor = reactor
+        self.dsn = dsn
+        self.size = size
+        self.max_backoff = max_backoff
+        self.state = "starting"
+        self.last_error = None
+        self._free = deque()
+        self._waiting = deque()
+        self._up = 0
+        self._closed = False
+        self._reconnects = {}
+        self._listeners = []
+
+    def _connect_one(self):
+        connection = txpostgres.Connection(reactor=self.reactor)
+        d = connection.connect(self.dsn)
+        d.addCallback(lambda _: connection)
+        return d
+
+    @defer.inlineCallbacks
+    def start(self):
+        """
+        Open every connection.  Fails if the first cannot be opened.
+        """
+        first = yield self._connect_one()
+        self._added(first)
+        for _ in range(self.size - 1):
+            try:
+                connection = yield self._connect_one()
+            except CONNECTION_ERRORS as e:
+                self._note_error(e)
+                self._schedule_reconnect(1)
+            else:
+                self._added(connection)
+        return self
+
+    def _added(self, connection):
+        self._up += 1
+        self._update_state()
+        self._give(connection)
+
+    def _update_state(self):
+        previous = self.state
+        if self._up == 0:
+            self.state = "down"
+        elif self._up < self.size:
+            self.state = "degraded"
+        else:
+            self.state = "up"
+        if previous != self.state:
+            for listener in list(self._listeners):
+                listener(self.state)
+
+    def on_state_change(self, listener):
+        """
+        Call C{listener(state)} whenever L{state} changes.
+        """
+        self._listeners.append(listener)
+
+    def _give(self, connection):
+        if self._waiting:
+            self._waiting.popleft().callback(connection)
+        else:
+            self._free.append(connection)
+
+    def _borrow(self):
+        if self._closed:
+            return defer.fail(DatabaseUnavailable("the database pool is closed"))
+        if self._free:
+            return defer.succeed(self._free.popleft())
+        if self._up == 0:
+            return defer.fail(DatabaseUnavailable(
+                "PostgreSQL is unreachable: %s" % (self.last_error,)))
+        d = defer.Deferred()
+        self._waiting.append(d)
+        return d
+
+    def _returned(self, result, connection):
+        if self._closed:
+            connection.close()
+        else:
+            self._give(connection)
+        return result
+
+    def _broken(self, failure, connection):
+        self._note_error(failure.value)
+        self._up -= 1
+        try:
+            connection.close()
+        except Exception:
+            pass
+        self._update_state()
+        if self._up == 0:
+            # Nobody will give a connection back to those waiting.
+            waiting, self._waiting = self._waiting, deque()
+            for d in waiting:
+                d.errback(DatabaseUnavailable(
+                    "PostgreSQL is unreachable: %s" % (self.last_error,)))
+        if not self._closed:
+            log.warn("database connection lost ({error}); reconnecting",
+                     error=self.last_error)
+            self._schedule_reconnect(0.1)
+        return failure
+
+    def _note_error(self, error):
+        self.last_error = " ".join(str(error).split()) or type(error).__name__
+
+    def _schedule_reconnect(self, delay):
+        token = object()
+
+        def attempt():
+            del self._reconnects[token]
+            if self._closed:
+                return
+            d = self._connect_one()
+
+            def failed(f):
+                f.trap(*CONNECTION_ERRORS)
+                self._note_error(f.value)
+                self._schedule_reconnect(min(delay * 2, self.max_backoff))
+
+            def connected(connection):
+                if self._closed:
+                    connection.close()
+                    return
+                log.info("database connection re-established")
+                self._added(connection)
+
+            d.addCallbacks(connected, failed)
+            d.addErrback(lambda f: log.failure("reconnecting to the database", f))
+
+        self._reconnects[token] = self.reactor.callLater(delay, attempt)
+
+    def _use(self, method, *args, **kwargs):
+        def run(connection):
+            d = defer.maybeDeferred(getattr(connection, method), *args, **kwargs)
+
+            def done(result):
+                return self._returned(result, connection)
+
+            def failed(failure):
+                if failure.check(*CONNECTION_ERRORS):
+                    return self._broken(failure, connection)
+                return self._returned(failure, connection)
+
+            return d.addCallbacks(done, failed)
+
+        return self._borrow().addCallback(run)
+
+    def runQuery(self, sql, args=None):
+        """
+        Run one statement and return its rows (a list of tuples).
+        """
+        return self._use("runQuery", sql, args)
+
+    def runOperation(self, sql, args=None):
+        """
+        Run one statement for its effect.
+        """
+        return self._use("runOperation", sql, args)
+
+    def runInteraction(self, interaction, *args, **kwargs):
+        """
+        Run C{interaction(cursor, *args, **kwargs)} in one transaction: it
+        commits when the interaction's Deferred succeeds, rolls back when it
+        fails.
+        """
+        return self._use("runInteraction", interaction, *args, **kwargs)
+
+    def close(self):
+        """
+        Close every connection and refuse new work.
+        """
+        self._closed = True
+        for call in self._reconnects.values():
+            if call.active():
+                call.cancel()
+        self._reconnects.clear()
+        while self._free:
+            self._free.popleft().close()
+        waiting, self._waiting = self._waiting, deque()
+        for d in waiting:
+            d.errback(DatabaseUnavailable("the database pool is closed"))
+        self._up = 0
+        self.state = "down"

@@ -1,0 +1,114 @@
+"""
+The C{db} service: the embedded PostgreSQL when no DSN is configured, the
+connection pool, and the migrations, ready before anything that needs them.
+"""
+
+from twisted.application import service
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from fts import health as H
+from fts.db import migrate
+from fts.db.embedded import EmbeddedPostgres
+from fts.db.pool import CONNECTION_ERRORS, Pool
+from fts.db.store import Store
+
+log = Logger()
+
+
+class DatabaseUnreachable(Exception):
+    """
+    PostgreSQL could not be reached within the start-up timeout.
+    """
+
+
+class DatabaseService(service.Service):
+    """
+    @ivar store: the L{Store}, usable once the service has started.
+    """
+
+    name = "db"
+
+    def __init__(self, reactor, settings, data_dir, health, embedded_settings=None):
+        self.reactor = reactor
+        self.settings = settings
+        self.data_dir = data_dir
+        self.health = health.component("db")
+        self.embedded = None
+        self.embedded_settings = embedded_settings
+        self.pool = None
+        self.store = None
+
+    @property
+    def dsn(self):
+        if self.settings.dsn:
+            return self.settings.dsn
+        return self.embedded.dsn() if self.embedded else None
+
+    @defer.inlineCallbacks
+    def startService(self):
+        service.Service.startService(self)
+        self.health.set(H.STARTING)
+        try:
+            if not self.settings.dsn:
+                self.embedded = EmbeddedPostgres(
+                    self.reactor, self.data_dir / "pg", settings=self.embedded_settings)
+                self.health.set(H.STARTING, embedded=str(self.embedded.directory))
+                yield self.embedded.start()
+            self.pool = Pool(self.reactor, self.dsn, size=self.settings.pool_size)
+            yield self._connect(self.settings.connect_timeout)
+            applied = yield migrate.apply(self.pool)
+            if applied:
+                log.info("database schema migrated to version {version}",
+                         version=applied[-1])
+        except Exception as e:
+            self.health.set(H.DOWN, error=e)
+            yield self._close()
+            raise
+        self.pool.on_state_change(self._pool_state)
+        self.store = Store(self.pool)
+        self.health.set(H.UP)
+
+    def _pool_state(self, state):
+        self.health.set({"up": H.UP, "degraded": H.DEGRADED}.get(state, H.DOWN),
+                        error=self.pool.last_error if state != "up" else None)
+
+    @defer.inlineCallbacks
+    def _connect(self, timeout):
+        """
+        Open the pool, retrying until C{timeout} seconds have passed (a
+        database starting alongside us may take a moment).
+        """
+        deadline = self.reactor.seconds() + timeout
+        delay = 0.2
+        while True:
+            try:
+                yield self.pool.start()
+                return
+            except CONNECTION_ERRORS as e:
+                error = " ".join(str(e).split())
+                if self.reactor.seconds() + delay > deadline:
+                    raise DatabaseUnreachable(
+                        f"PostgreSQL did not answer within {timeout:g} s: {error}")
+                log.warn("database not reachable yet ({error}); retrying", error=error)
+                yield _sleep(self.reactor, delay)
+                delay = min(delay * 2, 2.0)
+
+    @defer.inlineCallbacks
+    def _close(self):
+        if self.pool is not None:
+            self.pool.close()
+        if self.embedded is not None:
+            yield self.embedded.stop()
+
+    @defer.inlineCallbacks
+    def stopService(self):
+        service.Service.stopService(self)
+        yield self._close()
+        self.health.set(H.STOPPED)
+
+
+def _sleep(reactor, seconds):
+    d = defer.Deferred()
+    reactor.callLater(seconds, d.callback, None)
+    return d

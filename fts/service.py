@@ -1,0 +1,65 @@
+"""
+The only wiring: builds the daemon's service tree from a configuration and a
+reactor.
+
+    fts (OrderedServices)
+    ├── db       embedded PostgreSQL or DSN; pool; migrations
+    ├── pbx      the PBX simulator, or one AMI client per Asterisk
+    └── web      admin panel and JSON API (GET /health)
+
+Children start in this order, each once the previous is ready, and stop in
+reverse.  Factories are parameters so tests can pass their own.
+"""
+
+from twisted.application import service
+from twisted.logger import Logger
+
+from fts import health as H
+from fts.db.service import DatabaseService
+from fts.servicetree import OrderedServices
+from fts.web.service import WebService
+
+log = Logger()
+
+
+class NoPBX(service.Service):
+    """
+    Stands in for the PBX until the simulator and AMI clients are wired: says
+    so in /health and dials nothing.
+    """
+
+    name = "pbx"
+
+    def __init__(self, health):
+        self.health = health.component("pbx", critical=False)
+
+    def startService(self):
+        service.Service.startService(self)
+        self.health.set(H.DOWN, error="no PBX: the simulator and AMI clients are not wired yet")
+
+    def stopService(self):
+        service.Service.stopService(self)
+        self.health.set(H.STOPPED)
+
+
+def build(config, reactor, on_start_failure=None, database_factory=DatabaseService,
+          embedded_settings=None):
+    """
+    The root service of one daemon.
+
+    @ivar health: the root service's C{health} attribute is the
+        L{fts.health.Health} every component reports into.
+    """
+    root = OrderedServices(on_start_failure=on_start_failure)
+    root.health = health = H.Health(clock=reactor)
+    root.config = config
+
+    database = database_factory(reactor, config.database, config.data_dir, health,
+                                embedded_settings=embedded_settings)
+    database.setServiceParent(root)
+
+    NoPBX(health).setServiceParent(root)
+
+    web = WebService(reactor, config.web, health, database)
+    web.setServiceParent(root)
+    return root

@@ -1,0 +1,41 @@
+"""
+FTS: automated outbound voice campaigns on Asterisk, one Twisted daemon.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="fts",
+    version="0.1.0",
+    description="Automated outbound voice campaigns on Asterisk (twistd fts)",
+    python_requires=">=3.11",
+    # twisted.plugins has no __init__.py on purpose: the plugin module is
+    # installed into Twisted's own plugin package.
+    packages=find_packages(exclude=["tests", "tests.*", "bench", "bench.*"])
+    + ["twisted.plugins"],
+    package_data={"fts.db": ["migrations/*.sql"]},
+    include_package_data=True,
+    install_requires=[
+        "twisted[tls]>=24.7",
+        "txpostgres==1.7.0",
+        "psycopg2-binary>=2.9,<3",
+        "klein>=24.8",
+        "jinja2>=3.1",
+        "attrs>=23.1",
+        # Embedded PostgreSQL 16 binaries in a wheel: the default store when
+        # no DSN is configured, and the test database.
+        "pgserver==0.1.4",
+        # treq: Twisted's HTTP client; StubTreq tests the web routes in memory.
+        "treq>=24.9",
+    ],
+    extras_require={
+        "test": [
+            "hypothesis>=6.100",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "fts-pbxsim = fts.pbxsim.__main__:main",
+        ],
+    },
+)
