@@ -4,7 +4,12 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed-fts
 
-.PHONY: run test venv bench clean
+# Debian packages FTS uses where no pip package does the job: espeak-ng for
+# text-to-speech. Without them FTS runs and says what is missing; the test
+# set-up installs them (when run as root) so their tests run.
+SYSTEM_PACKAGES = espeak-ng
+
+.PHONY: run test venv bench clean system-packages
 
 # Create the virtual environment and install FTS with its test extras.
 # "compat" editable mode puts the project root on sys.path, so Twisted finds
@@ -17,12 +22,22 @@ $(STAMP): setup.py
 
 venv: $(STAMP)
 
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note: missing Debian packages:$$missing (apt-get install$$missing)"; fi; \
+	fi
+
 # Start the daemon in the foreground on the embedded defaults: an embedded
 # PostgreSQL under ./var/pg and the built-in PBX simulator.
-run: venv
+run: venv system-packages
 	$(BIN)/twistd --pidfile= -n fts
 
-test: venv
+test: venv system-packages
 	$(BIN)/trial $(TRIAL_ARGS) tests
 
 bench: venv

@@ -27,6 +27,11 @@ setup(
         "pgserver==0.1.4",
         # treq: Twisted's HTTP client; StubTreq tests the web routes in memory.
         "treq>=24.9",
+        # Audio: libsndfile (bundled in the wheel, reads WAV/FLAC/OGG/MP3) and
+        # the soxr resampler, instead of spawning sox/ffmpeg per upload.
+        "soundfile>=0.13,<0.15",
+        "soxr>=0.5,<2",
+        "numpy>=1.26",
     ],
     extras_require={
         "test": [

@@ -5,17 +5,23 @@ reactor.
     fts (OrderedServices)
     ├── db       embedded PostgreSQL or DSN; pool; migrations
     ├── pbx      the PBX simulator, or one AMI client per Asterisk
+    ├── jobs     the job runner (sweepers, finalization, backups, …)
     └── web      admin panel and JSON API (GET /health)
 
 Children start in this order, each once the previous is ready, and stop in
 reverse.  Factories are parameters so tests can pass their own.
 """
 
+import os
+import socket
+
 from twisted.application import service
 from twisted.logger import Logger
 
 from fts import health as H
 from fts.db.service import DatabaseService
+from fts.jobs.recording import DatabaseRecorder
+from fts.jobs.runner import JobRunner
 from fts.servicetree import OrderedServices
 from fts.web.service import WebService
 
@@ -42,6 +48,13 @@ class NoPBX(service.Service):
         self.health.set(H.STOPPED)
 
 
+def instance_id(config):
+    """
+    The name of this daemon in logs, job runs and dialer claims.
+    """
+    return config.fts.instance_name or f"{socket.gethostname()}-{os.getpid()}"
+
+
 def build(config, reactor, on_start_failure=None, database_factory=DatabaseService,
           embedded_settings=None):
     """
@@ -59,6 +72,9 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
     database.setServiceParent(root)
 
     NoPBX(health).setServiceParent(root)
+
+    jobs = JobRunner(reactor, DatabaseRecorder(database.store.jobs, instance_id(config)))
+    jobs.setServiceParent(root)
 
     web = WebService(reactor, config.web, health, database)
     web.setServiceParent(root)

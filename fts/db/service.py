@@ -24,7 +24,8 @@ class DatabaseUnreachable(Exception):
 
 class DatabaseService(service.Service):
     """
-    @ivar store: the L{Store}, usable once the service has started.
+    @ivar store: the L{Store}; other services may hold it from the start,
+        and use it once this service is ready.
     """
 
     name = "db"
@@ -32,30 +33,26 @@ class DatabaseService(service.Service):
     def __init__(self, reactor, settings, data_dir, health, embedded_settings=None):
         self.reactor = reactor
         self.settings = settings
-        self.data_dir = data_dir
         self.health = health.component("db")
         self.embedded = None
-        self.embedded_settings = embedded_settings
-        self.pool = None
-        self.store = None
+        if not settings.dsn:
+            self.embedded = EmbeddedPostgres(
+                reactor, data_dir / "pg", settings=embedded_settings)
+        self.pool = Pool(reactor, self.dsn, size=settings.pool_size)
+        self.store = Store(self.pool)
 
     @property
     def dsn(self):
-        if self.settings.dsn:
-            return self.settings.dsn
-        return self.embedded.dsn() if self.embedded else None
+        return self.settings.dsn or self.embedded.dsn()
 
     @defer.inlineCallbacks
     def startService(self):
         service.Service.startService(self)
         self.health.set(H.STARTING)
         try:
-            if not self.settings.dsn:
-                self.embedded = EmbeddedPostgres(
-                    self.reactor, self.data_dir / "pg", settings=self.embedded_settings)
+            if self.embedded is not None:
                 self.health.set(H.STARTING, embedded=str(self.embedded.directory))
                 yield self.embedded.start()
-            self.pool = Pool(self.reactor, self.dsn, size=self.settings.pool_size)
             yield self._connect(self.settings.connect_timeout)
             applied = yield migrate.apply(self.pool)
             if applied:
@@ -66,7 +63,6 @@ class DatabaseService(service.Service):
             yield self._close()
             raise
         self.pool.on_state_change(self._pool_state)
-        self.store = Store(self.pool)
         self.health.set(H.UP)
 
     def _pool_state(self, state):
@@ -96,8 +92,7 @@ class DatabaseService(service.Service):
 
     @defer.inlineCallbacks
     def _close(self):
-        if self.pool is not None:
-            self.pool.close()
+        self.pool.close()
         if self.embedded is not None:
             yield self.embedded.stop()
 

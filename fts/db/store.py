@@ -9,6 +9,7 @@ jobs, users); each is a small class sharing the pool.
 import attr
 from twisted.internet import defer
 
+from fts.db.jobs import JobStore
 from fts.db.users import UserStore
 
 
@@ -25,12 +26,13 @@ class DatabaseInfo:
 
 class Store:
     """
-    The facade the services use: C{store.users}, …
+    The facade the services use: C{store.users}, C{store.jobs}, …
     """
 
     def __init__(self, pool):
         self.pool = pool
         self.users = UserStore(pool)
+        self.jobs = JobStore(pool)
 
     @defer.inlineCallbacks
     def info(self):
