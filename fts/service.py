@@ -4,6 +4,7 @@ reactor.
 
     fts (OrderedServices)
     ├── db       embedded PostgreSQL or DSN; pool; migrations
+    ├── events   durable event writer (batched inserts; fsync'd spool when the DB is away)
     ├── pbx      the PBX simulator, or one AMI client per Asterisk
     ├── jobs     the job runner (sweepers, finalization, backups, …)
     └── web      admin panel and JSON API (GET /health)
@@ -19,7 +20,9 @@ from twisted.application import service
 from twisted.logger import Logger
 
 from fts import health as H
+from fts.db.events import EventStore
 from fts.db.service import DatabaseService
+from fts.events.writer import EventWriter, thread_runner
 from fts.jobs.recording import DatabaseRecorder
 from fts.jobs.runner import JobRunner
 from fts.servicetree import OrderedServices
@@ -70,6 +73,11 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
     database = database_factory(reactor, config.database, config.data_dir, health,
                                 embedded_settings=embedded_settings)
     database.setServiceParent(root)
+
+    events = EventWriter(
+        lambda: EventStore(database.pool), config.data_dir / "spool" / "events",
+        reactor, thread_runner(reactor), health=health)
+    events.setServiceParent(root)
 
     NoPBX(health).setServiceParent(root)
 

@@ -53,7 +53,9 @@ class Pool:
 
     def _connect_one(self):
         connection = txpostgres.Connection(reactor=self.reactor)
-        d = connection.connect(self.dsn)
+        # connect() can raise synchronously (e.g. the reactor refusing a
+        # stale descriptor after the server went away): make it a failure.
+        d = defer.maybeDeferred(connection.connect, self.dsn)
         d.addCallback(lambda _: connection)
         return d
 
@@ -155,8 +157,11 @@ class Pool:
             d = self._connect_one()
 
             def failed(f):
-                f.trap(*CONNECTION_ERRORS)
+                # Whatever went wrong, keep trying: a pool that stops
+                # reconnecting never recovers without a restart.
                 self._note_error(f.value)
+                if not f.check(*CONNECTION_ERRORS):
+                    log.failure("unexpected error reconnecting to the database", f)
                 self._schedule_reconnect(min(delay * 2, self.max_backoff))
 
             def connected(connection):
@@ -167,7 +172,6 @@ class Pool:
                 self._added(connection)
 
             d.addCallbacks(connected, failed)
-            d.addErrback(lambda f: log.failure("reconnecting to the database", f))
 
         self._reconnects[token] = self.reactor.callLater(delay, attempt)
 
