@@ -4,6 +4,9 @@ The FastAGI server side of FTS.
   - L{wire}: sans-IO parser of what Asterisk sends, and the command encoder.
   - L{session}: L{AGISession}, the call flow's verbs (Deferreds), one command
     at a time, with the hang-up rules of a real Asterisk.
+  - L{commands}: timeout settings, the queued-command record and the reply
+    converters the session uses.
+  - L{deadlines}: cheap coarse timeouts shared by all sessions.
   - L{protocol}: the Twisted protocol shell.
   - L{router}: script name to call-flow function.
   - L{server}: the factory (routing, session limit, counters).
