@@ -28,6 +28,7 @@ class ComponentHealth:
     since = attr.ib(default=None)
     last_error = attr.ib(default=None)
     details = attr.ib(factory=dict)
+    probe = attr.ib(default=None, repr=False)
 
     def __attrs_post_init__(self):
         self.since = self.clock.seconds()
@@ -44,13 +45,23 @@ class ComponentHealth:
             self.last_error = " ".join(str(error).split())
         self.details.update(details)
 
+    def watch(self, probe):
+        """
+        Call C{probe() -> dict} at every report and show what it returns
+        among the details (counters that change too often to push).
+        """
+        self.probe = probe
+
     def as_dict(self):
+        details = dict(self.details)
+        if self.probe is not None:
+            details.update(self.probe())
         return {
             "state": self.state,
             "since": self.since,
             "last_error": self.last_error,
             "critical": self.critical,
-            **({"details": dict(self.details)} if self.details else {}),
+            **({"details": details} if details else {}),
         }
 
 

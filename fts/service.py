@@ -6,6 +6,7 @@ reactor.
     ├── db       embedded PostgreSQL or DSN; pool; migrations
     ├── events   durable event writer (batched inserts; fsync'd spool when the DB is away)
     ├── pbx      the PBX simulator, or one AMI client per Asterisk
+    ├── agi      FastAGI server (the call flow runs here)
     ├── jobs     the job runner (sweepers, finalization, backups, …)
     └── web      admin panel and JSON API (GET /health)
 
@@ -20,6 +21,8 @@ from twisted.application import service
 from twisted.logger import Logger
 
 from fts import health as H
+from fts.asterisk.agi import ScriptRouter
+from fts.asterisk.agi.service import FastAGIService
 from fts.db.events import EventStore
 from fts.db.service import DatabaseService
 from fts.events.writer import EventWriter, thread_runner
@@ -80,6 +83,11 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
     events.setServiceParent(root)
 
     NoPBX(health).setServiceParent(root)
+
+    router = ScriptRouter({})
+    FastAGIService(reactor, config.agi.endpoint, router, health,
+                   max_sessions=config.agi.max_sessions,
+                   command_timeout=config.agi.command_timeout).setServiceParent(root)
 
     jobs = JobRunner(reactor, DatabaseRecorder(database.store.jobs, instance_id(config)))
     jobs.setServiceParent(root)

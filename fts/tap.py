@@ -9,6 +9,7 @@ import signal
 from twisted.python import usage
 
 from fts import config as fts_config
+from fts import gctuning
 
 
 class Options(usage.Options):
@@ -68,7 +69,9 @@ def makeService(options):
         reactor.stop()
 
     reactor.callWhenRunning(_exit_zero_on_sigterm, reactor)
-    return build(config, reactor, on_start_failure=start_failed)
+    root = build(config, reactor, on_start_failure=start_failed)
+    root.when_ready().addCallback(lambda _: gctuning.tune(reactor)).addErrback(lambda f: None)
+    return root
 
 
 def _exit_zero_on_sigterm(reactor):

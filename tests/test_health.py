@@ -40,3 +40,14 @@ class HealthTests(unittest.SynchronousTestCase):
         report = health.report()
         self.assertEqual(report["components"]["pbx"]["last_error"], "connection refused")
         self.assertEqual(list(report["components"]), ["db", "pbx"])
+
+    def test_watched_details(self):
+        """
+        A watched component shows its probe's counters at report time.
+        """
+        health = H.Health(Clock())
+        agi = health.component("agi")
+        counts = {"active": 1}
+        agi.watch(lambda: dict(counts))
+        counts["active"] = 7
+        self.assertEqual(health.report()["components"]["agi"]["details"], {"active": 7})
