@@ -7,6 +7,7 @@ reactor.
     ├── events   durable event writer (batched inserts; fsync'd spool when the DB is away)
     ├── pbx      the PBX simulator, or one AMI client per Asterisk
     ├── agi      FastAGI server (the call flow runs here)
+    ├── imports  contact-list and DNC CSV imports (streamed, cooperative)
     ├── jobs     the job runner (sweepers, finalization, backups, …)
     └── web      admin panel and JSON API (GET /health)
 
@@ -23,6 +24,10 @@ from twisted.logger import Logger
 from fts import health as H
 from fts.asterisk.agi import ScriptRouter
 from fts.asterisk.agi.service import FastAGIService
+from fts.contacts.dnc_uploads import DncUploads
+from fts.contacts.imports import ContactImports
+from fts.contacts.service import ImportService
+from fts.core.phones import PhoneRules
 from fts.db.events import EventStore
 from fts.db.service import DatabaseService
 from fts.events.writer import EventWriter, thread_runner
@@ -73,8 +78,9 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
     root.health = health = H.Health(clock=reactor)
     root.config = config
 
+    phone_rules = PhoneRules.from_settings(config.dialer)
     database = database_factory(reactor, config.database, config.data_dir, health,
-                                embedded_settings=embedded_settings)
+                                embedded_settings=embedded_settings, phone_rules=phone_rules)
     database.setServiceParent(root)
 
     events = EventWriter(
@@ -88,6 +94,11 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
     FastAGIService(reactor, config.agi.endpoint, router, health,
                    max_sessions=config.agi.max_sessions,
                    command_timeout=config.agi.command_timeout).setServiceParent(root)
+
+    ImportService(
+        ContactImports(reactor, database.store.contacts, config.data_dir, phone_rules),
+        DncUploads(reactor, database.store.dnc, phone_rules),
+    ).setServiceParent(root)
 
     jobs = JobRunner(reactor, DatabaseRecorder(database.store.jobs, instance_id(config)))
     jobs.setServiceParent(root)

@@ -30,7 +30,8 @@ class DatabaseService(service.Service):
 
     name = "db"
 
-    def __init__(self, reactor, settings, data_dir, health, embedded_settings=None):
+    def __init__(self, reactor, settings, data_dir, health, embedded_settings=None,
+                 phone_rules=None):
         self.reactor = reactor
         self.settings = settings
         self.health = health.component("db")
@@ -39,7 +40,7 @@ class DatabaseService(service.Service):
             self.embedded = EmbeddedPostgres(
                 reactor, data_dir / "pg", settings=embedded_settings)
         self.pool = Pool(reactor, self.dsn, size=settings.pool_size)
-        self.store = Store(self.pool)
+        self.store = Store(self.pool, phone_rules)
 
     @property
     def dsn(self):

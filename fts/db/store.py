@@ -9,6 +9,9 @@ jobs, users); each is a small class sharing the pool.
 import attr
 from twisted.internet import defer
 
+from fts.core.phones import PhoneRules
+from fts.db.contacts import ContactStore
+from fts.db.dnc import DncStore
 from fts.db.jobs import JobStore
 from fts.db.users import UserStore
 
@@ -26,13 +29,17 @@ class DatabaseInfo:
 
 class Store:
     """
-    The facade the services use: C{store.users}, C{store.jobs}, …
+    The facade the services use: C{store.users}, C{store.jobs}, C{store.contacts},
+    C{store.dnc}, …
     """
 
-    def __init__(self, pool):
+    def __init__(self, pool, phone_rules=None):
         self.pool = pool
+        self.phone_rules = phone_rules or PhoneRules()
         self.users = UserStore(pool)
         self.jobs = JobStore(pool)
+        self.contacts = ContactStore(pool)
+        self.dnc = DncStore(pool, self.phone_rules)
 
     @defer.inlineCallbacks
     def info(self):
