@@ -5,8 +5,8 @@ reactor.
     fts (OrderedServices)
     ├── db       embedded PostgreSQL or DSN; pool; migrations
     ├── events   durable event writer (batched inserts; fsync'd spool when the DB is away)
-    ├── pbx      the PBX simulator, or one AMI client per Asterisk
     ├── agi      FastAGI server (the call flow runs here)
+    ├── pbx      the PBX simulator, or one AMI client per Asterisk
     ├── imports  contact-list and DNC CSV imports (streamed, cooperative)
     ├── jobs     the job runner (sweepers, finalization, backups, …)
     └── web      admin panel and JSON API (GET /health)
@@ -18,12 +18,12 @@ reverse.  Factories are parameters so tests can pass their own.
 import os
 import socket
 
-from twisted.application import service
 from twisted.logger import Logger
 
 from fts import health as H
 from fts.asterisk.agi import ScriptRouter
 from fts.asterisk.agi.service import FastAGIService
+from fts.asterisk.connections import PBXConnections
 from fts.contacts.dnc_uploads import DncUploads
 from fts.contacts.imports import ContactImports
 from fts.contacts.service import ImportService
@@ -37,26 +37,6 @@ from fts.servicetree import OrderedServices
 from fts.web.service import WebService
 
 log = Logger()
-
-
-class NoPBX(service.Service):
-    """
-    Stands in for the PBX until the simulator and AMI clients are wired: says
-    so in /health and dials nothing.
-    """
-
-    name = "pbx"
-
-    def __init__(self, health):
-        self.health = health.component("pbx", critical=False)
-
-    def startService(self):
-        service.Service.startService(self)
-        self.health.set(H.DOWN, error="no PBX: the simulator and AMI clients are not wired yet")
-
-    def stopService(self):
-        service.Service.stopService(self)
-        self.health.set(H.STOPPED)
 
 
 def instance_id(config):
@@ -88,12 +68,14 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
         reactor, thread_runner(reactor), health=health)
     events.setServiceParent(root)
 
-    NoPBX(health).setServiceParent(root)
-
     router = ScriptRouter({})
-    FastAGIService(reactor, config.agi.endpoint, router, health,
-                   max_sessions=config.agi.max_sessions,
-                   command_timeout=config.agi.command_timeout).setServiceParent(root)
+    agi = FastAGIService(reactor, config.agi.endpoint, router, health,
+                         max_sessions=config.agi.max_sessions,
+                         command_timeout=config.agi.command_timeout)
+    agi.setServiceParent(root)
+
+    pbx = PBXConnections(reactor, config, health, agi_port=lambda: agi.bound_port)
+    pbx.setServiceParent(root)
 
     ImportService(
         ContactImports(reactor, database.store.contacts, config.data_dir, phone_rules),

@@ -27,16 +27,22 @@ class DaemonTests(unittest.TestCase):
         daemon.start()
         try:
             code, body = yield daemon.health()
-            while body["components"].get("web", {}).get("state") != "up":
+            while body["status"] != "ok":
                 code, body = yield daemon.health()
         finally:
             status = yield daemon.terminate()
         self.assertEqual(code, 200, daemon.text())
         self.assertEqual(body["components"]["db"]["state"], "up")
-        self.assertIn("pbx", body["components"])
+        pbx = body["components"]["pbx"]
+        self.assertEqual(pbx["state"], "up")
+        self.assertTrue(pbx["details"]["simulated"])
+        self.assertEqual(pbx["details"]["servers"]["sim"]["status"], "connected")
+        self.assertEqual(body["components"]["agi"]["state"], "up")
+        self.assertEqual(body["components"]["events"]["state"], "up")
         self.assertEqual(status, 0, daemon.text())
         self.assertIsNone(embedded.running_postmaster(os.path.join(data_dir, "pg")))
         self.assertIn("first run: created user admin with password", daemon.text())
+        self.assertIn("SIMULATED PBX", daemon.text())
 
     @defer.inlineCallbacks
     def test_bad_config_exits_nonzero(self):

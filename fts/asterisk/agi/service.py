@@ -48,6 +48,13 @@ class FastAGIService(service.Service):
         log.info("FastAGI server listening on {host}:{port}",
                  host=address.host, port=address.port)
 
+    @property
+    def bound_port(self):
+        """
+        The TCP port listened on, once started (the endpoint may say 0).
+        """
+        return self.port.getHost().port if self.port is not None else None
+
     def status(self):
         """
         The session counters now (for /health and the status page).
