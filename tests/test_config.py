@@ -29,7 +29,7 @@ class LoadTests(unittest.SynchronousTestCase):
         self.assertIsNone(c.database.dsn)
         self.assertEqual(c.pbx.mode, "sim")
         self.assertEqual(c.web.endpoint, "tcp:8080:interface=127.0.0.1")
-        self.assertEqual(c.agi.endpoint, "tcp:4573:interface=127.0.0.1")
+        self.assertEqual(c.agi.endpoint, "tcp:4573:interface=127.0.0.1:backlog=1024")
         self.assertEqual(c.dialer.max_channels, 200)
         self.assertEqual(c.ami_servers, ())
 
