@@ -14,7 +14,9 @@ import secrets
 import attr
 from twisted.application import service
 from twisted.internet import defer, endpoints
+from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.logger import Logger
+from zope.interface import implementer
 
 from fts import health as H
 from fts.asterisk.ami.client import AMIClient
@@ -56,10 +58,37 @@ class Server:
         return self.settings.name
 
 
+@implementer(IStreamClientEndpoint)
+class _SimulatorEndpoint:
+    """
+    A client endpoint to the simulator's AMI port, which is known only once
+    the simulator listens (its endpoint may ask for port 0).
+    """
+
+    def __init__(self, reactor, listening):
+        self.reactor = reactor
+        self.listening = listening
+
+    def connect(self, factory):
+        listening = defer.Deferred()
+
+        def ready(port):
+            listening.callback(port)
+            return port
+
+        self.listening.addCallback(ready)
+
+        def connect(port):
+            address = port.getHost()
+            endpoint = endpoints.TCP4ClientEndpoint(self.reactor, address.host, address.port)
+            return endpoint.connect(factory)
+
+        return listening.addCallback(connect)
+
+
 class PBXConnections(OrderedServices):
     """
-    @ivar servers: the L{Server}s by name, in configuration order (filled
-        when the service starts).
+    @ivar servers: the L{Server}s by name, in configuration order.
     @ivar simulator: the L{fts.pbxsim.service.PBXSimulator}, in sim mode.
     """
 
@@ -75,20 +104,23 @@ class PBXConnections(OrderedServices):
         self.simulator_factory = simulator_factory
         self.simulator = None
         self.servers = {}
-        self._listeners = []
+        if self.simulated:
+            self._secret = secrets.token_hex(16)
+            self._listening = defer.Deferred()
+            settings = AMIServer(
+                name=SIM_NAME, host="127.0.0.1", port=0, username="fts", secret=self._secret,
+                auth="md5", events="call,system", max_channels=config.dialer.max_channels,
+                cps=config.dialer.cps, action_timeout=10.0, keepalive=20.0,
+                originate_context="fts-campaign")
+            self._add(settings, _SimulatorEndpoint(reactor, self._listening))
+        else:
+            for settings in config.ami_servers:
+                self._add(settings, endpoints.HostnameEndpoint(
+                    reactor, settings.host, settings.port))
 
     @property
     def simulated(self):
         return self.config.pbx.mode == "sim"
-
-    def on_server(self, listener):
-        """
-        Call C{listener(server)} for every server as it is set up (the
-        dialer makes a line of each).
-        """
-        self._listeners.append(listener)
-        for server in self.servers.values():
-            listener(server)
 
     def _details(self):
         return {
@@ -102,11 +134,6 @@ class PBXConnections(OrderedServices):
         service.Service.startService(self)
         if self.simulated:
             yield self._start_simulator()
-        else:
-            for settings in self.config.ami_servers:
-                endpoint = endpoints.HostnameEndpoint(
-                    self.reactor, settings.host, settings.port)
-                self._add(settings, endpoint)
         yield OrderedServices.startService(self)
         self._update()
 
@@ -115,13 +142,12 @@ class PBXConnections(OrderedServices):
         from fts.pbxsim.profile import named_profile
         from fts.pbxsim.service import PBXSimulator
 
-        secret = secrets.token_hex(16)
         profile = named_profile("random", self.config.pbx.sim_seed)
         address = agi_address(self.config.agi.endpoint, self.agi_port())
         factory = self.simulator_factory or PBXSimulator
         self.simulator = factory(
             self.reactor, ami_endpoint=self.config.pbx.sim_ami_endpoint,
-            agi_address=address, credentials={"fts": secret},
+            agi_address=address, credentials={"fts": self._secret},
             callee=profile.callee, sounds=profile.sounds, transfer=profile.transfer,
             scale=self.config.pbx.sim_scale, seed=self.config.pbx.sim_seed,
             context="fts-campaign", agi_script="call", hangup_script=None)
@@ -131,12 +157,7 @@ class PBXConnections(OrderedServices):
         log.warn("SIMULATED PBX: no Asterisk is used; calls go to the built-in simulator "
                  "(AMI on {host}:{port}, FastAGI to {agi}, time scale {scale})",
                  host=host.host, port=host.port, agi=address, scale=self.config.pbx.sim_scale)
-        settings = AMIServer(
-            name=SIM_NAME, host=host.host, port=host.port, username="fts", secret=secret,
-            auth="md5", events="call,system", max_channels=self.config.dialer.max_channels,
-            cps=self.config.dialer.cps, action_timeout=10.0, keepalive=20.0,
-            originate_context="fts-campaign")
-        self._add(settings, endpoints.TCP4ClientEndpoint(self.reactor, host.host, host.port))
+        self._listening.callback(port)
 
     def _add(self, settings, endpoint):
         client = AMIClient(
@@ -146,10 +167,7 @@ class PBXConnections(OrderedServices):
             keepalive_interval=settings.keepalive)
         client.setServiceParent(self)
         client.listen_state(lambda old, new: self._update())
-        server = Server(settings=settings, client=client)
-        self.servers[settings.name] = server
-        for listener in self._listeners:
-            listener(server)
+        self.servers[settings.name] = Server(settings=settings, client=client)
 
     def _update(self):
         connected = [s for s in self.servers.values() if s.client.connected]
