@@ -24,6 +24,8 @@ from fts import health as H
 from fts.asterisk.agi import ScriptRouter
 from fts.asterisk.agi.service import FastAGIService
 from fts.asterisk.connections import PBXConnections
+from fts.audio.tts import engine_named
+from fts.backup.dump import BackupJob
 from fts.contacts.dnc_uploads import DncUploads
 from fts.contacts.imports import ContactImports
 from fts.contacts.service import ImportService
@@ -32,6 +34,9 @@ from fts.db.events import EventStore
 from fts.db.service import DatabaseService
 from fts.events.writer import EventWriter, thread_runner
 from fts.jobs.recording import DatabaseRecorder
+from fts.lifecycle.jobs import CampaignLifecycle
+from fts.notify.campaign import CampaignNotifier
+from fts.notify.mailer import Mailer
 from fts.jobs.runner import JobRunner
 from fts.servicetree import OrderedServices
 from fts.web.service import WebService
@@ -59,8 +64,12 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
     root.config = config
 
     phone_rules = PhoneRules.from_settings(config.dialer)
+    tts = engine_named(config.tts.engine, reactor)
     database = database_factory(reactor, config.database, config.data_dir, health,
-                                embedded_settings=embedded_settings, phone_rules=phone_rules)
+                                embedded_settings=embedded_settings, phone_rules=phone_rules,
+                                tts_available=bool(tts.available()),
+                                default_dial_string=config.dialer.dial_string)
+    store = database.store
     database.setServiceParent(root)
 
     events = EventWriter(
@@ -78,12 +87,24 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
     pbx.setServiceParent(root)
 
     ImportService(
-        ContactImports(reactor, database.store.contacts, config.data_dir, phone_rules),
-        DncUploads(reactor, database.store.dnc, phone_rules),
+        ContactImports(reactor, store.contacts, config.data_dir, phone_rules),
+        DncUploads(reactor, store.dnc, phone_rules),
     ).setServiceParent(root)
 
-    jobs = JobRunner(reactor, DatabaseRecorder(database.store.jobs, instance_id(config)))
+    jobs = JobRunner(reactor, DatabaseRecorder(store.jobs, instance_id(config)))
     jobs.setServiceParent(root)
+
+    notifier = CampaignNotifier(store.reports, Mailer(reactor, config.mail), reactor,
+                                base_url=config.web.base_url)
+    lifecycle = CampaignLifecycle(
+        reactor, store.campaigns, store.finalization, jobs, hangup=pbx.hangup,
+        report_builder=store.reports.build_final,
+        after_finalized=[notifier.notify_finalized])
+    lifecycle.install()
+    root.lifecycle = lifecycle
+
+    if config.backup.enabled:
+        jobs.add(BackupJob(reactor, config, database.embedded or config.database.dsn).job())
 
     web = WebService(reactor, config.web, health, database)
     web.setServiceParent(root)

@@ -169,6 +169,27 @@ class PBXConnections(OrderedServices):
         client.listen_state(lambda old, new: self._update())
         self.servers[settings.name] = Server(settings=settings, client=client)
 
+    @defer.inlineCallbacks
+    def hangup(self, channel_id, cause=16):
+        """
+        Hang up a channel on whichever connected server has it (the
+        finalization's last resort for calls stuck past its bound).
+
+        @return: a Deferred firing with the server's name, or L{None} when
+            no server had the channel.
+        """
+        for name, server in self.servers.items():
+            if not server.client.connected:
+                continue
+            try:
+                yield server.client.hangup(channel_id, cause=cause)
+            except Exception as e:
+                log.debug("{server} did not hang up {channel}: {error}",
+                          server=name, channel=channel_id, error=e)
+                continue
+            return name
+        return None
+
     def _update(self):
         connected = [s for s in self.servers.values() if s.client.connected]
         if connected and len(connected) == len(self.servers):

@@ -31,7 +31,7 @@ class DatabaseService(service.Service):
     name = "db"
 
     def __init__(self, reactor, settings, data_dir, health, embedded_settings=None,
-                 phone_rules=None):
+                 phone_rules=None, tts_available=True, default_dial_string=""):
         self.reactor = reactor
         self.settings = settings
         self.health = health.component("db")
@@ -40,7 +40,8 @@ class DatabaseService(service.Service):
             self.embedded = EmbeddedPostgres(
                 reactor, data_dir / "pg", settings=embedded_settings)
         self.pool = Pool(reactor, self.dsn, size=settings.pool_size)
-        self.store = Store(self.pool, phone_rules)
+        self.store = Store(self.pool, phone_rules, clock=reactor, tts_available=tts_available,
+                           default_dial_string=default_dial_string)
 
     @property
     def dsn(self):
