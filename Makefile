@@ -5,9 +5,9 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed-fts
 
 # Debian packages FTS uses where no pip package does the job: espeak-ng for
-# text-to-speech. Without them FTS runs and says what is missing; the test
+# text-to-speech, chromium for the panel's browser tests. Without them FTS runs and says what is missing; the test
 # set-up installs them (when run as root) so their tests run.
-SYSTEM_PACKAGES = espeak-ng
+SYSTEM_PACKAGES = espeak-ng chromium
 
 .PHONY: run test venv bench clean system-packages
 

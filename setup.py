@@ -2,6 +2,8 @@
 FTS: automated outbound voice campaigns on Asterisk, one Twisted daemon.
 """
 
+import glob
+
 from setuptools import find_packages, setup
 
 setup(
@@ -13,7 +15,10 @@ setup(
     # installed into Twisted's own plugin package.
     packages=find_packages(exclude=["tests", "tests.*", "bench", "bench.*"])
     + ["twisted.plugins"],
-    package_data={"fts.db": ["migrations/*.sql"]},
+    package_data={"fts.db": ["migrations/*.sql"], "fts.web": ["static/*"]},
+    # The panel's templates live at the top level (templates/); an install
+    # that is not editable puts them under <prefix>/share/fts/templates.
+    data_files=[("share/fts/templates", sorted(glob.glob("templates/*.html")))],
     include_package_data=True,
     install_requires=[
         "twisted[tls]>=24.7",
@@ -36,6 +41,9 @@ setup(
     extras_require={
         "test": [
             "hypothesis>=6.100",
+            # Browser tests drive Debian's /usr/bin/chromium (never a
+            # downloaded browser: `playwright install` is not used).
+            "playwright>=1.50",
         ],
     },
     entry_points={

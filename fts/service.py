@@ -7,6 +7,7 @@ reactor.
     ├── events   durable event writer (batched inserts; fsync'd spool when the DB is away)
     ├── agi      FastAGI server (the call flow runs here)
     ├── pbx      the PBX simulator, or one AMI client per Asterisk
+    ├── dialer   pacing: claims contacts, originates, tracks calls in flight
     ├── imports  contact-list and DNC CSV imports (streamed, cooperative)
     ├── jobs     the job runner (sweepers, finalization, backups, …)
     └── web      admin panel and JSON API (GET /health)
@@ -24,13 +25,18 @@ from fts import health as H
 from fts.asterisk.agi import ScriptRouter
 from fts.asterisk.agi.service import FastAGIService
 from fts.asterisk.connections import PBXConnections
-from fts.audio.tts import engine_named
+from fts.audio.convert import check_formats, make_threadpool
+from fts.audio.tts import TTSCache, engine_named
+from fts.callflow import CallFlow, PreparedPlaylists, Preparer
 from fts.backup.dump import BackupJob
 from fts.contacts.dnc_uploads import DncUploads
 from fts.contacts.imports import ContactImports
 from fts.contacts.service import ImportService
 from fts.core.phones import PhoneRules
+from fts.db.audio import AudioStore
 from fts.db.events import EventStore
+from fts.dialer.amiline import AMILine
+from fts.dialer.service import DialerService
 from fts.db.service import DatabaseService
 from fts.events.writer import EventWriter, thread_runner
 from fts.jobs.recording import DatabaseRecorder
@@ -77,19 +83,43 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
         reactor, thread_runner(reactor), health=health)
     events.setServiceParent(root)
 
-    router = ScriptRouter({})
+    # Built first, started after the FastAGI server (the simulator needs its port).
+    agi_ports = []
+    pbx = PBXConnections(reactor, config, health, agi_port=lambda: agi_ports[0]())
+
+    # Sounds: recorded audio and text-to-speech, rendered before a call is placed.
+    sound_formats = check_formats(config.sounds.formats)
+    tts_cache = TTSCache(config.sounds_dir, tts, reactor, make_threadpool(reactor),
+                         formats=sound_formats)
+    audio = AudioStore(database.pool, config.sounds_dir)
+    preparer = Preparer(tts_cache, audio.paths, voice=config.tts.voice)
+
+    lines = [AMILine(server.client, reactor, server.settings.max_channels,
+                     server.settings.cps, server.settings.originate_context)
+             for server in pbx.servers.values()]
+    dialer_service = DialerService(
+        reactor, database.pool, events, lines, config.dialer, health=health,
+        instance_id=instance_id(config), transition=store.campaigns.transition,
+        prepare_call=lambda call, settings: _prepare(preparer, playlists, call, settings))
+    dialer = dialer_service.dialer
+    playlists = PreparedPlaylists(dialer.registry)
+    store.campaigns.on_transition(lambda campaign_id, move: dialer.campaign_changed(campaign_id))
+
+    flow = CallFlow(dialer.registry, events.emit, dialer.campaign_settings, playlists,
+                    dial_string=config.dialer.dial_string)
+    router = ScriptRouter({"call": flow.run, "hangup": flow.run_h_extension},
+                          h_extension=flow.run_h_extension)
     agi = FastAGIService(reactor, config.agi.endpoint, router, health,
                          max_sessions=config.agi.max_sessions,
                          command_timeout=config.agi.command_timeout)
+    agi_ports.append(lambda: agi.bound_port)
     agi.setServiceParent(root)
-
-    pbx = PBXConnections(reactor, config, health, agi_port=lambda: agi.bound_port)
     pbx.setServiceParent(root)
+    dialer_service.setServiceParent(root)
 
-    ImportService(
-        ContactImports(reactor, store.contacts, config.data_dir, phone_rules),
-        DncUploads(reactor, store.dnc, phone_rules),
-    ).setServiceParent(root)
+    imports = ContactImports(reactor, store.contacts, config.data_dir, phone_rules)
+    dnc_uploads = DncUploads(reactor, store.dnc, phone_rules)
+    ImportService(imports, dnc_uploads).setServiceParent(root)
 
     jobs = JobRunner(reactor, DatabaseRecorder(store.jobs, instance_id(config)))
     jobs.setServiceParent(root)
@@ -97,15 +127,30 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
     notifier = CampaignNotifier(store.reports, Mailer(reactor, config.mail), reactor,
                                 base_url=config.web.base_url)
     lifecycle = CampaignLifecycle(
-        reactor, store.campaigns, store.finalization, jobs, hangup=pbx.hangup,
+        reactor, store.campaigns, store.finalization, jobs, hangup=dialer.hangup,
         report_builder=store.reports.build_final,
         after_finalized=[notifier.notify_finalized])
     lifecycle.install()
+    dialer.on_call_ended(lifecycle.notify_call_ended)
     root.lifecycle = lifecycle
 
     if config.backup.enabled:
         jobs.add(BackupJob(reactor, config, database.embedded or config.database.dsn).job())
 
-    web = WebService(reactor, config.web, health, database)
+    web = WebService(reactor, config.web, health, database, jobs=jobs, config=config,
+                     calls=dialer.registry, imports=imports, dnc_uploads=dnc_uploads,
+                     audio=audio, sounds_dir=config.sounds_dir, sound_formats=sound_formats,
+                     tts=tts_cache)
     web.setServiceParent(root)
+    root.dialer = dialer
     return root
+
+
+def _prepare(preparer, playlists, call, settings):
+    """
+    Render what C{call} will play (text-to-speech included) before it is
+    placed, and attach it for the call flow.
+    """
+    d = preparer.prepare(settings, call.fields)
+    d.addCallback(lambda playlist: playlists.attach(call, playlist))
+    return d
