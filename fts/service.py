@@ -34,6 +34,7 @@ from fts.contacts.imports import ContactImports
 from fts.contacts.service import ImportService
 from fts.core.phones import PhoneRules
 from fts.db.audio import AudioStore
+from fts.demo import create_demo
 from fts.db.events import EventStore
 from fts.dialer.amiline import AMILine
 from fts.dialer.service import DialerService
@@ -143,6 +144,13 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
                      tts=tts_cache)
     web.setServiceParent(root)
     root.dialer = dialer
+
+    if not config.database.dsn and config.pbx.mode == "sim":
+        # First run on the embedded defaults: something to press Start on.
+        root.when_ready().addCallback(
+            lambda _: create_demo(store, imports, config.data_dir, reactor,
+                                  tts_available=bool(tts.available()))
+        ).addErrback(lambda f: log.failure("could not create the demo campaign", f))
     return root
 
 

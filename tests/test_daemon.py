@@ -27,7 +27,7 @@ class DaemonTests(unittest.TestCase):
         daemon.start()
         try:
             code, body = yield daemon.health()
-            while body["status"] != "ok":
+            while body["status"] != "ok" or "created the demo" not in daemon.text():
                 code, body = yield daemon.health()
         finally:
             status = yield daemon.terminate()
@@ -43,6 +43,7 @@ class DaemonTests(unittest.TestCase):
         self.assertIsNone(embedded.running_postmaster(os.path.join(data_dir, "pg")))
         self.assertIn("first run: created user admin with password", daemon.text())
         self.assertIn("SIMULATED PBX", daemon.text())
+        self.assertIn("created the demo list (300 contacts)", daemon.text())
 
     @defer.inlineCallbacks
     def test_bad_config_exits_nonzero(self):

@@ -87,3 +87,25 @@ class DeadlinesTests(SynchronousTestCase):
             self.deadlines.schedule(Entry(self.log, i), 1 + i / 10.0)
         self.assertEqual(len(self.clock.getDelayedCalls()), 1)
         self.assertEqual(len(self.deadlines), 100)
+
+
+class StopTests(SynchronousTestCase):
+    def test_stop_cancels_everything(self):
+        """
+        After stop() no deadline fires and no timer is left on the clock.
+        """
+        clock = Clock()
+        deadlines = Deadlines(clock)
+        fired = []
+
+        class Entry:
+            def _deadline_passed(self):
+                fired.append(self)
+
+        deadlines.schedule(Entry(), 1.0)
+        deadlines.schedule(Entry(), 5.0)
+        deadlines.stop()
+        self.assertEqual(clock.getDelayedCalls(), [])
+        clock.advance(10)
+        self.assertEqual(fired, [])
+        self.assertEqual(len(deadlines), 0)

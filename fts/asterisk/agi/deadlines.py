@@ -76,6 +76,18 @@ class Deadlines:
         if bucket is not None:
             bucket.discard(entry)
 
+    def stop(self):
+        """
+        Forget every pending deadline and cancel the timer (the server is
+        stopping; its sessions are being closed).
+        """
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        self._timer_slot = None
+        self._buckets.clear()
+        del self._slots[:]
+
     def _arm(self, slot):
         timer = self._timer
         if timer is not None and timer.active():

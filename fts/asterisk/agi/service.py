@@ -66,4 +66,5 @@ class FastAGIService(service.Service):
         service.Service.stopService(self)
         if self.port is not None:
             yield self.port.stopListening()
+        self.factory.deadlines.stop()
         self.health.set(H.STOPPED)
