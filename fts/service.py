@@ -43,6 +43,7 @@ from fts.events.writer import EventWriter, thread_runner
 from fts.jobs.recording import DatabaseRecorder
 from fts.lifecycle.jobs import CampaignLifecycle
 from fts.notify.campaign import CampaignNotifier
+from fts.notify.jobs import notify_when_finished
 from fts.notify.mailer import Mailer
 from fts.jobs.runner import JobRunner
 from fts.servicetree import OrderedServices
@@ -132,6 +133,7 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
         report_builder=store.reports.build_final,
         after_finalized=[notifier.notify_finalized])
     lifecycle.install()
+    notify_when_finished(store.campaigns, jobs, notifier)
     dialer.on_call_ended(lifecycle.notify_call_ended)
     root.lifecycle = lifecycle
 
