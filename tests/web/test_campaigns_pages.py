@@ -61,6 +61,23 @@ class CampaignPagesTests(PanelTestCase):
         self.assertIn("cancelled", page.text)
 
     @defer.inlineCallbacks
+    def test_confirm_and_start(self):
+        """
+        An operator confirms a valid draft (it is validated and scheduled)
+        and starts it from the campaign page.
+        """
+        cid = yield self.campaign("draft")
+        client = yield self.logged_in("operator")
+        self.assertIn(">Confirm (validate and schedule)</button>",
+                      (yield client.get(f"/campaigns/{cid}")).text)
+        result = yield client.post(f"/campaigns/{cid}/confirm")
+        self.assertEqual(result.code, 303)
+        self.assertEqual((yield self.store.campaigns.get(cid)).state, State.SCHEDULED)
+        result = yield client.post(f"/campaigns/{cid}/start")
+        self.assertEqual(result.code, 303)
+        self.assertEqual((yield self.store.campaigns.get(cid)).state, State.RUNNING)
+
+    @defer.inlineCallbacks
     def test_move_not_allowed(self):
         """
         A move the state does not allow is a 409 with the reason; nothing

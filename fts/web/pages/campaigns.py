@@ -21,6 +21,8 @@ PER_PAGE = 25
 
 #: Moves an operator makes from the campaign page, with their button text.
 OPERATOR_MOVES = {
+    Trigger.CONFIRM: "Confirm (validate and schedule)",
+    Trigger.START: "Start now",
     Trigger.PAUSE: "Pause",
     Trigger.RESUME: "Resume",
     Trigger.CANCEL: "Cancel campaign",
