@@ -159,8 +159,9 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
 def _prepare(preparer, playlists, call, settings):
     """
     Render what C{call} will play (text-to-speech included) before it is
-    placed, and attach it for the call flow.
+    placed, and attach it for the call flow.  The contact's normalised
+    number is offered as the field C{phone} beside the list's own columns.
     """
-    d = preparer.prepare(settings, call.fields)
+    d = preparer.prepare(settings, {"phone": call.phone, **call.fields})
     d.addCallback(lambda playlist: playlists.attach(call, playlist))
     return d

@@ -60,10 +60,11 @@ class CampaignEndToEndTests(unittest.TestCase):
         is finalized, and its report counts every contact once.
         """
         imports = self.root.getServiceNamed("imports").imports
-        tts = self.root.getServiceNamed("web").app.tts
+        # Without text-to-speech the demo reads each contact's number back
+        # (the TTS path is covered by the call-flow tests).
         campaign_id = yield demo.create_demo(
             self.store, imports, self.data_dir, reactor,
-            tts_available=bool(tts.available()), contacts=CONTACTS, max_attempts=1)
+            tts_available=False, contacts=CONTACTS, max_attempts=1)
         self.assertIsNotNone(campaign_id)
         again = yield demo.create_demo(self.store, imports, self.data_dir, reactor, False)
         self.assertIsNone(again, "the demo is created only into an empty database")
