@@ -14,6 +14,7 @@ import gc
 import json
 import sys
 
+from twisted.internet import defer, task
 from twisted.logger import globalLogBeginner, textFileLogObserver
 
 from .profile import PROFILE_NAMES, load_profile, named_profile
@@ -56,8 +57,14 @@ def main(argv=None):
         return 2
     if not args.quiet:
         globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
-    from twisted.internet import reactor
+    task.react(_run, (args, profile))  # exits: 0 when stopped, 1 on failure
 
+
+def _run(reactor, args, profile):
+    """
+    Run the simulator on C{reactor} until SIGINT/SIGTERM (or a failure to
+    listen); print its tally as JSON when it has stopped.
+    """
     simulator = PBXSimulator(
         reactor,
         ami_endpoint=args.ami,
@@ -73,23 +80,25 @@ def main(argv=None):
         hangup_script=args.hangup_script or None,
         seed=args.seed,
     )
-    status = []
+    done = defer.Deferred()
 
     def failed(failure):
-        status.append(1)
         print("fts.pbxsim: %s" % (failure.getErrorMessage(),), file=sys.stderr)
-        reactor.stop()
+        if not done.called:
+            done.errback(failure)
+
+    def stopped(_):
+        print(json.dumps(simulator.tally.snapshot(), sort_keys=True), flush=True)
 
     simulator.listening.addErrback(failed)
     # Thousands of short-lived calls a second: keep start-up objects out of
     # the collector's way and collect young objects less often.
     gc.freeze()
     gc.set_threshold(20000, 20, 20)
-    reactor.callWhenRunning(simulator.startService)
-    reactor.addSystemEventTrigger("before", "shutdown", simulator.stopService)
-    reactor.run()
-    print(json.dumps(simulator.tally.snapshot(), sort_keys=True))
-    return status[0] if status else 0
+    simulator.startService()
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", lambda: simulator.stopService().addCallback(stopped))
+    return done
 
 
 if __name__ == "__main__":
