@@ -13,6 +13,8 @@ import csv
 import io
 from datetime import datetime, timedelta, time, timezone
 
+from pathlib import Path
+
 from twisted.internet import defer
 from twisted.logger import Logger
 
@@ -97,7 +99,8 @@ def create_demo(store, imports, data_dir, clock, tts_available, contacts=300, **
     campaigns = yield store.campaigns.count()
     if list(lists) or campaigns:
         return None
-    directory = data_dir / "demo"
+    # Absolute: the importer reads relative paths from its own data directory.
+    directory = (Path(data_dir) / "demo").resolve()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "demo-contacts.csv"
     path.write_bytes(contacts_csv(contacts))

@@ -9,7 +9,7 @@ from twisted.internet import defer, reactor
 from twisted.trial import unittest
 
 from fts.db import embedded
-from tests.support.daemon import Daemon
+from tests.support.daemon import ROOT, Daemon
 
 
 class DaemonTests(unittest.TestCase):
@@ -23,7 +23,8 @@ class DaemonTests(unittest.TestCase):
         PostgreSQL.
         """
         data_dir = os.path.abspath(self.mktemp())
-        daemon = Daemon(reactor, data_dir)
+        # Relative to the daemon's working directory, as `make run` gives it.
+        daemon = Daemon(reactor, os.path.relpath(data_dir, ROOT))
         daemon.start()
         try:
             code, body = yield daemon.health()
