@@ -73,9 +73,11 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
 
     phone_rules = PhoneRules.from_settings(config.dialer)
     tts = engine_named(config.tts.engine, reactor)
+    tts_available = bool(tts.available())
+    name = instance_id(config)
     database = database_factory(reactor, config.database, config.data_dir, health,
                                 embedded_settings=embedded_settings, phone_rules=phone_rules,
-                                tts_available=bool(tts.available()),
+                                tts_available=tts_available,
                                 default_dial_string=config.dialer.dial_string)
     store = database.store
     database.setServiceParent(root)
@@ -85,9 +87,9 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
         reactor, thread_runner(reactor), health=health)
     events.setServiceParent(root)
 
-    # Built first, started after the FastAGI server (the simulator needs its port).
-    agi_ports = []
-    pbx = PBXConnections(reactor, config, health, agi_port=lambda: agi_ports[0]())
+    # Built first, started after the FastAGI server (the simulator needs its
+    # port; the closure reads `agi`, assigned below, when the simulator starts).
+    pbx = PBXConnections(reactor, config, health, agi_port=lambda: agi.bound_port)
 
     # Sounds: recorded audio and text-to-speech, rendered before a call is placed.
     sound_formats = check_formats(config.sounds.formats)
@@ -101,7 +103,7 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
              for server in pbx.servers.values()]
     dialer_service = DialerService(
         reactor, database.pool, events, lines, config.dialer, health=health,
-        instance_id=instance_id(config), transition=store.campaigns.transition,
+        instance_id=name, transition=store.campaigns.transition,
         prepare_call=lambda call, settings: _prepare(preparer, playlists, call, settings))
     dialer = dialer_service.dialer
     playlists = PreparedPlaylists(dialer.registry)
@@ -114,7 +116,6 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
     agi = FastAGIService(reactor, config.agi.endpoint, router, health,
                          max_sessions=config.agi.max_sessions,
                          command_timeout=config.agi.command_timeout)
-    agi_ports.append(lambda: agi.bound_port)
     agi.setServiceParent(root)
     pbx.setServiceParent(root)
     dialer_service.setServiceParent(root)
@@ -123,7 +124,7 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
     dnc_uploads = DncUploads(reactor, store.dnc, phone_rules)
     ImportService(imports, dnc_uploads).setServiceParent(root)
 
-    jobs = JobRunner(reactor, DatabaseRecorder(store.jobs, instance_id(config)))
+    jobs = JobRunner(reactor, DatabaseRecorder(store.jobs, name))
     jobs.setServiceParent(root)
 
     notifier = CampaignNotifier(store.reports, Mailer(reactor, config.mail), reactor,
@@ -151,7 +152,7 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
         # First run on the embedded defaults: something to press Start on.
         root.when_ready().addCallback(
             lambda _: create_demo(store, imports, config.data_dir, reactor,
-                                  tts_available=bool(tts.available()))
+                                  tts_available=tts_available)
         ).addErrback(lambda f: log.failure("could not create the demo campaign", f))
     return root
 
