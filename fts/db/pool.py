@@ -9,9 +9,11 @@ connection is up, queries fail at once with L{DatabaseUnavailable} so callers
 (the event writer, the dialer) can react instead of piling up.
 """
 
+import weakref
 from collections import deque
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extras
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -22,6 +24,24 @@ log = Logger()
 # Errors that mean the connection (or the server) is gone, not that the
 # statement was wrong.
 CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+# SQLSTATEs of OperationalError that end the session (class 08, connection
+# exceptions; 57P01-57P03, the server shutting down or not accepting).
+_SESSION_ENDED = ("57P01", "57P02", "57P03")
+
+
+def connection_lost(error):
+    """
+    Whether C{error} means the connection is gone -- not a statement that
+    failed on a healthy connection (a deadlock, a serialization failure, a
+    cancelled query, a full disk), after which the connection stays usable.
+    """
+    if isinstance(error, psycopg2.InterfaceError):
+        return True
+    if not isinstance(error, psycopg2.OperationalError):
+        return False
+    code = getattr(error, "pgcode", None)
+    return code is None or code.startswith("08") or code in _SESSION_ENDED
 
 
 class DatabaseUnavailable(Exception):
@@ -50,6 +70,8 @@ class Pool:
         self._closed = False
         self._reconnects = {}
         self._listeners = []
+        # connection -> names of the statements prepared on it
+        self._prepared = weakref.WeakKeyDictionary()
 
     def _connect_one(self):
         connection = txpostgres.Connection(reactor=self.reactor)
@@ -176,14 +198,21 @@ class Pool:
         self._reconnects[token] = self.reactor.callLater(delay, attempt)
 
     def _use(self, method, *args, **kwargs):
+        """
+        Borrow a connection, call C{method} on it (a method name, or a
+        callable taking the connection), give the connection back.
+        """
         def run(connection):
-            d = defer.maybeDeferred(getattr(connection, method), *args, **kwargs)
+            if callable(method):
+                d = defer.maybeDeferred(method, connection, *args, **kwargs)
+            else:
+                d = defer.maybeDeferred(getattr(connection, method), *args, **kwargs)
 
             def done(result):
                 return self._returned(result, connection)
 
             def failed(failure):
-                if failure.check(*CONNECTION_ERRORS):
+                if connection_lost(failure.value):
                     return self._broken(failure, connection)
                 return self._returned(failure, connection)
 
@@ -202,6 +231,41 @@ class Pool:
         Run one statement for its effect.
         """
         return self._use("runOperation", sql, args)
+
+    def runPrepared(self, name, types, statement, args, before=""):
+        """
+        Run a server-side prepared statement and return its rows: saves the
+        planning on every run of a hot statement (about 1 ms for the
+        dialer's claim).  Each connection prepares it the first time it
+        runs it; a reconnected connection prepares it again.
+
+        @param name: the statement's name, unique in the pool.
+        @param types: the SQL types of C{$1}, C{$2}..., e.g. C{("bigint",
+            "text")}.
+        @param statement: the SQL, with C{$n} placeholders.
+        @param args: the values, in order.
+        @param before: statements sent first in the same round trip and the
+            same implicit transaction, e.g. C{"SET LOCAL ...;"}.
+        """
+        placeholders = ", ".join(["%s"] * len(types))
+        execute = f"{before}EXECUTE {name} ({placeholders})"
+
+        prepare = f"PREPARE {name} ({', '.join(types)}) AS {statement}"
+
+        @defer.inlineCallbacks
+        def run(connection):
+            known = self._prepared.setdefault(connection, set())
+            if name in known:
+                try:
+                    return (yield connection.runQuery(execute, tuple(args)))
+                except psycopg2.errors.InvalidSqlStatementName:
+                    # Deallocated behind our back (DISCARD ALL): prepare again.
+                    known.discard(name)
+            yield connection.runOperation(prepare)
+            known.add(name)
+            return (yield connection.runQuery(execute, tuple(args)))
+
+        return self._use(run)
 
     def runInteraction(self, interaction, *args, **kwargs):
         """

@@ -57,6 +57,7 @@ from twisted.logger import Logger
 from fts.core import lifecycle
 from fts.core.outcomes import AttemptOutcome
 from fts.core.pacing import CampaignLoad, PbxLoad, allocate, choose_pbx
+from fts.db.campaigns import CampaignStore
 from fts.db.dialing import NEVER, as_datetime
 from fts.dialer import line as L
 from fts.dialer import registry as R
@@ -120,8 +121,8 @@ class Dialer(Claims, Outcomes):
         one token).
     @param transition: C{transition(campaign_id, trigger, actor) ->
         Deferred(Transition)}, the one place campaigns change state
-        (L{fts.db.campaigns.CampaignStore.transition} in the daemon); by
-        default the store's own minimal version.
+        (L{fts.db.campaigns.CampaignStore.transition}); by default a
+        C{CampaignStore} on the store's pool and this clock.
     @param reconcile_interval: seconds between periodic reconciliations
         with the PBXes.
     @param max_originating: Originates a PBX may have unanswered at once:
@@ -142,6 +143,8 @@ class Dialer(Claims, Outcomes):
         self._prepare_call = prepare_call
         self.max_originating = max_originating
         self.store = store
+        if transition is None:
+            transition = CampaignStore(store.pool, clock).transition
         self._transition = transition
         self.events = events
         self.instance_id = instance_id
@@ -271,11 +274,7 @@ class Dialer(Claims, Outcomes):
 
     @defer.inlineCallbacks
     def _control(self, campaign_id, trigger, actor):
-        if self._transition is not None:
-            move = yield self._transition(campaign_id, trigger, actor)
-        else:
-            now = as_datetime(self.clock.seconds())
-            move = yield self.store.transition(campaign_id, trigger, actor, now)
+        move = yield self._transition(campaign_id, trigger, actor)
         log.info("campaign {id}: {trigger} by {actor} ({from_state} -> {to_state})",
                  id=campaign_id, trigger=str(trigger), actor=actor,
                  from_state=str(move.from_state), to_state=str(move.to_state))
@@ -330,10 +329,12 @@ class Dialer(Claims, Outcomes):
         return d
 
     @defer.inlineCallbacks
-    def test_call(self, campaign_id, number, actor="system:dialer"):
+    def test_call(self, campaign_id, number, actor="system:dialer", fields=None):
         """
         Call one number now with a campaign's settings, outside its list
         (a test call: no contact, no retry; C{calls.is_test_call}).
+        C{fields}: the values the message's placeholders take (a sample
+        contact's), default none.
 
         @return: a Deferred firing with the call id once the PBX accepted
             it; failing with L{NoCapacity} or the line's error.
@@ -354,7 +355,7 @@ class Dialer(Claims, Outcomes):
         call_id = yield self.store.insert_test_call(
             campaign_id, number, settings.caller_id.number, as_datetime(now))
         call = R.ActiveCall.claimed(self.clock, call_id, campaign_id, None, None, number,
-                                    is_test=True)
+                                    fields=fields, is_test=True)
         self.registry.add(call)
         self.counts["test_calls"] += 1
         if self._prepare_call is not None:

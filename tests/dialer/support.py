@@ -146,6 +146,14 @@ class CountingStore:
         method = getattr(self._store, name)
         if not callable(method):
             return method
+        return self.counting(method, name)
+
+    def counting(self, method, name=None):
+        """
+        C{method}, counted like the store's own statements (e.g. the
+        campaign store's C{transition} the dialer is given).
+        """
+        name = name or method.__name__
 
         def counted(*args, **kwargs):
             self.pending += 1

@@ -7,6 +7,7 @@ DNC, windows and retries.
 from twisted.internet import defer
 from twisted.internet.task import Clock
 
+from fts.db.campaigns import CampaignStore
 from fts.dialer import line as L
 from fts.dialer.pacer import Dialer
 from fts.events import model as M
@@ -42,6 +43,8 @@ class DialerTestCase(DatabaseTestCase):
     def make(self, lines, **kwargs):
         kwargs.setdefault("max_channels", 200)
         kwargs.setdefault("cps", 10000)
+        kwargs.setdefault("transition", self.dialing.counting(
+            CampaignStore(self.pool, self.clock).transition))
         dialer = Dialer(self.clock, self.dialing, self.events, lines, "test-1", **kwargs)
         self.dialers.append(dialer)
         return dialer
