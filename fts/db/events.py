@@ -68,7 +68,9 @@ _FINAL_OUTCOMES = ("'reached', 'opted_out', 'busy', 'no_answer', 'failed', 'inva
 # The events arrive as one JSON array of L{CallEvent.as_json} arrays: one
 # parameter, quoted by psycopg2 in C and parsed by PostgreSQL in C (the
 # events' own text is reused as is, from memory or from the spool).  The
-# insert keeps the given order, so ids follow emission order.
+# insert keeps the given order, so ids follow the order of the batch (the
+# spool's replay splits it by call over two connections: each call's
+# events keep their order, see fts.events.writer.split_by_call).
 _INPUT = """
 input AS (
     SELECT e->>0 AS key, e->>1 AS kind, (e->>2)::bigint AS campaign_id,

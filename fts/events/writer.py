@@ -23,6 +23,10 @@ Modes:
   - C{replaying}: the database is back; the spool is written to it file by
     file, oldest first, while new events keep being appended to the spool
     behind them; once the spool is empty batches go to PostgreSQL again.
+    The replay runs C{replay_connections} statements at once, the events
+    split by call (L{split_by_call}): each call's events are stored in
+    order, which is what the derived state needs, while events of
+    different calls may get ids in another order than they were emitted.
   - C{stopped}: after L{stopService}; a late event goes to the spool.
 
 Start-up replays the spool a previous run left (a crash, or a stop while
@@ -42,8 +46,10 @@ with an error in the log.  Nothing is dropped silently.
 import collections
 import functools
 import json
+import re
 
 import psycopg2
+import psycopg2.extensions
 from twisted.application import service
 from twisted.internet import defer, threads
 from twisted.logger import Logger
@@ -65,6 +71,14 @@ STOPPED = "stopped"
 # the same batch cannot help, isolating the bad event can.
 DATA_ERRORS = (psycopg2.DataError, psycopg2.IntegrityError)
 UNAVAILABLE = (DatabaseUnavailable,) + CONNECTION_ERRORS
+# A statement PostgreSQL rolled back to break a deadlock (or a serialization
+# failure): trying again can succeed.
+ROLLED_BACK = psycopg2.extensions.TransactionRollbackError
+
+# The call id of an event's JSON text (CallEvent.as_json):
+# ["key","kind",campaign_id,call_id,...]; the kinds are [a-z_].  Keys with
+# an escape (a quote, a backslash, non-ASCII) do not match: they are parsed.
+_CALL_ID = re.compile(r'\["[^"\\]*","[a-z_]+",(?:null|\d+),(null|\d+),')
 
 
 def thread_runner(reactor, threadpool=None):
@@ -112,6 +126,9 @@ class EventWriter(service.Service):
         paused until the backlog is halved.
     @param replay_read_size: how many bytes of a spool file the replay
         reads at a time.
+    @param replay_connections: how many statements the replay runs at once
+        (each on its own connection of the store's pool), the events split
+        by call so that each call's events keep their order.
 
     @ivar mode: see the module docstring.
     @ivar counts: C{written} (stored in PostgreSQL directly, duplicates
@@ -125,7 +142,7 @@ class EventWriter(service.Service):
     def __init__(self, store, spool_dir, clock, run_blocking, health=None,
                  batch_size=500, max_delay=0.02, max_batch=5000,
                  retry_delay=0.25, max_retry_delay=5.0, backlog_limit=100_000,
-                 replay_read_size=4 * 1024 * 1024):
+                 replay_read_size=4 * 1024 * 1024, replay_connections=2):
         self._store_source = store
         self.store = None
         self.spool = S.Spool(spool_dir, run_blocking)
@@ -138,6 +155,7 @@ class EventWriter(service.Service):
         self.max_retry_delay = max_retry_delay
         self.backlog_limit = backlog_limit
         self.replay_read_size = replay_read_size
+        self.replay_connections = max(1, replay_connections)
 
         self.mode = STARTING
         self.counts = dict(written=0, duplicates=0, spooled=0, replayed=0, rejected=0,
@@ -569,19 +587,67 @@ class EventWriter(service.Service):
             for problem in problems:
                 log.warn("unreadable spool record: {problem}", problem=problem)
             self.counts["skipped"] += len(problems)
-            for start in range(0, len(records), self.max_batch):
-                if not self.running:
-                    if not at_end:
-                        yield reading
-                    return 0
-                chunk = records[start:start + self.max_batch]
-                yield self._write_database(chunk)
-                self.counts["replayed"] += len(chunk)
-                written += len(chunk)
+            try:
+                complete = yield self._replay_records(records)
+            except Exception:
+                if not at_end:
+                    reading.addErrback(lambda f: None)
+                raise
+            if not complete:
+                if not at_end:
+                    yield reading
+                return 0
+            self.counts["replayed"] += len(records)
+            written += len(records)
             if at_end:
                 break
         yield self.spool.remove(path)
         return written + 1
+
+    @defer.inlineCallbacks
+    def _replay_records(self, records):
+        """
+        Write C{records} read from the spool: split by call into
+        C{replay_connections} parts written at once, each in order, in
+        statements of C{max_batch}.  Each call's events keep their order (a
+        call is in one part), which is all the derived state needs; events
+        of different calls may be stored in another order than emitted.
+
+        Parts that PostgreSQL makes wait on each other until one is rolled
+        back (a deadlock on a contact or an opt-out shared by calls of two
+        parts: rare) are written again, on one connection: the keys make
+        that idempotent.
+
+        @return: a Deferred firing with C{True}, or C{False} when the
+            service stopped first; failing like L{_write_database}.
+        """
+        parts = [records]
+        if self.replay_connections > 1 and len(records) > 1:
+            parts = [part for part in split_by_call(records, self.replay_connections) if part]
+        if len(parts) == 1:
+            complete = yield self._replay_part(parts[0])
+            return complete
+        results = yield defer.DeferredList([self._replay_part(part) for part in parts],
+                                           consumeErrors=True)
+        failures = [result for ok, result in results if not ok]
+        if not failures:
+            return all(result for _, result in results)
+        others = [f for f in failures if not f.check(ROLLED_BACK)]
+        if others:
+            others[0].raiseException()
+        log.warn("replaying the spool on {n} connections: {error}; writing those {records}"
+                 " events again on one connection",
+                 n=len(parts), error=_one_line(failures[0].value), records=len(records))
+        complete = yield self._replay_part(records)
+        return complete
+
+    @defer.inlineCallbacks
+    def _replay_part(self, records):
+        for start in range(0, len(records), self.max_batch):
+            if not self.running:
+                return False
+            yield self._write_database(records[start:start + self.max_batch])
+        return True
 
     # --- state, listeners, health -------------------------------------------
 
@@ -619,6 +685,37 @@ class EventWriter(service.Service):
                 error = self.last_error
         self.health.set(state, error=error, mode=self.mode, pending=self.pending,
                         accepting_calls=self._accepting, **self.counts)
+
+
+def split_by_call(records, n):
+    """
+    Split event JSON texts (L{CallEvent.as_json}) into C{n} lists by call
+    id: all the events of one call in the same list, every list in the
+    order of C{records}.  Events of no call go to the first list.
+    """
+    parts = [[] for _ in range(n)]
+    match = _CALL_ID.match
+    for record in records:
+        found = match(record)
+        if found is not None:
+            call_id = found.group(1)
+            index = 0 if call_id == "null" else int(call_id) % n
+        else:
+            index = _call_of(record) % n
+        parts[index].append(record)
+    return parts
+
+
+def _call_of(record):
+    """
+    The call id of an event's JSON text that the fast pattern did not
+    match (0 for none, or for text that is not an event).
+    """
+    try:
+        call_id = json.loads(record)[3]
+    except (ValueError, TypeError, IndexError, KeyError):
+        return 0
+    return call_id if isinstance(call_id, int) and not isinstance(call_id, bool) else 0
 
 
 def _one_line(error):

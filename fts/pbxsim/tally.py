@@ -50,6 +50,32 @@ class Tally:
         self.agi_commands = Counter()
         self.hangups = Counter()
 
+    @property
+    def keys_heard_total(self):
+        """
+        How many digits AGI commands returned to the scripts, all digits.
+        """
+        return sum(self.keys_heard.values())
+
+    def expected_events(self):
+        """
+        The call events a dialer and call flow that record everything should
+        have stored for what this simulator did, for the kinds it can tell:
+        C{originate_sent} (one per Originate received),
+        C{originate_accepted} (one per Originate not refused at once),
+        C{answered}, C{ended} (one end per Originate: C{hangup}, C{lost} or
+        C{originate_failed} added up) and C{key} (one per digit an AGI
+        command returned).  The durability tests compare the event log with
+        this after an outage.
+        """
+        return {
+            "originate_sent": self.originates,
+            "originate_accepted": self.originates - self.originate_errors,
+            "answered": self.outcomes["answered"],
+            "ended": self.originates,
+            "key": self.keys_heard_total,
+        }
+
     def snapshot(self):
         """
         All counters as plain dicts and ints (JSON-ready).

@@ -13,8 +13,10 @@ nowhere, so it cannot reconnect until the test restores the DSN.
 from pathlib import Path
 
 import psycopg2
+import psycopg2.errors
 from twisted.internet import defer, reactor
 from twisted.internet.task import Clock
+from twisted.trial import unittest
 
 from fts import health as H
 from fts.db.events import EventStore
@@ -510,3 +512,159 @@ class SpoolFailureTests(WriterTestCase):
         yield defer.gatherResults(durable)
         self.assertEqual(self.spooled(), written)
         self.assertFalse(writer.accepting_calls)
+
+
+class SplitByCallTests(unittest.SynchronousTestCase):
+    def test_each_call_in_one_part_in_order(self):
+        """
+        Every event of a call goes to the same part, each part keeps the
+        order of the input, and together the parts are the input.
+        """
+        records = [e.as_json() for seq in range(1, 6) for call in (3, 4, 7, 10)
+                   for e in events(1, call_id=call, start=seq)]
+        parts = W.split_by_call(records, 2)
+        self.assertEqual(sorted(parts[0] + parts[1]), sorted(records))
+        for part in parts:
+            self.assertEqual(part, [r for r in records if r in part])
+        calls = [{M.CallEvent.from_json(r).call_id for r in part} for part in parts]
+        self.assertEqual(calls, [{4, 10}, {3, 7}])
+
+    def test_unusual_records(self):
+        """
+        Events of no call go to the first part; a key the fast pattern does
+        not read (escapes) is parsed; text that is no event goes to the
+        first part (the store refuses it there).
+        """
+        odd = CallEvent(key='a"b\\c:é', kind=M.KEY, campaign_id=None, call_id=43,
+                        occurred_at=T0, payload={"key": "1"})
+        none = CallEvent(key="x", kind=M.ANSWERED, campaign_id=5, call_id=None,
+                         occurred_at=T0)
+        parts = W.split_by_call([odd.as_json(), none.as_json(), "[garbage"], 2)
+        self.assertEqual(parts, [[none.as_json(), "[garbage"], [odd.as_json()]])
+
+
+class ProbedStore(EventStore):
+    """
+    The real event store, noting how many writes run at once, and failing
+    the writes whose numbers (1, 2, …) are in C{fail_writes} with the
+    exception given, before they reach PostgreSQL.
+    """
+
+    def __init__(self, pool, fail_writes=(), error=None):
+        super().__init__(pool)
+        self.writes = 0
+        self.running = 0
+        self.most = 0
+        self.fail_writes = set(fail_writes)
+        self.error = error
+
+    def write(self, records, derive=True):
+        self.writes += 1
+        if self.writes in self.fail_writes:
+            return defer.fail(self.error)
+        self.running += 1
+        self.most = max(self.most, self.running)
+
+        def done(result):
+            self.running -= 1
+            return result
+
+        return super().write(records, derive).addBoth(done)
+
+
+class ParallelReplayTests(WriterTestCase):
+    CALLS = 6
+    PER_CALL = 12
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        yield super().setUp()
+        campaign_id, list_id = yield F.campaign(self.pool)
+        self.calls = []
+        for n in range(self.CALLS):
+            call = yield F.call_in_flight(self.pool, campaign_id, list_id, "1555000%04d" % n)
+            self.calls.append(call)
+        # Interleaved as calls emit them: one event of each call in turn.
+        self.written = [e for seq in range(1, self.PER_CALL + 1) for call in self.calls
+                        for e in events(1, call_id=call.call_id, campaign_id=campaign_id,
+                                        start=seq)]
+        self.spool_dir.mkdir()
+        (self.spool_dir / "spool-00000001.log").write_bytes(
+            b"".join(map(S.encode, self.written)))
+
+    def expected_keys(self, call_id):
+        return "".join(e.payload["key"] for e in self.written if e.call_id == call_id)
+
+    @defer.inlineCallbacks
+    def check_stored(self):
+        """
+        Every event stored once, each call's events in emission order, and
+        the keys derived from them appended once, in order.
+        """
+        stored = yield self.stored()
+        self.assertEqual(sorted(e.key for e in stored), sorted(e.key for e in self.written))
+        for call in self.calls:
+            mine = yield self.events.events_of_call(call.call_id)
+            self.assertEqual(mine, [e for e in self.written if e.call_id == call.call_id])
+            row = yield F.call_row(self.pool, call.call_id)
+            self.assertEqual(row["keys"], self.expected_keys(call.call_id))
+
+    @defer.inlineCallbacks
+    def test_two_connections_keep_each_calls_order(self):
+        """
+        The replay runs its statements on two connections at once, split by
+        call: each call's events are stored in order and its derived state
+        is right, and the spool is removed.
+        """
+        store = ProbedStore(self.pool)
+        writer = yield self.make_writer(store=store, batch_size=5, max_batch=5,
+                                        replay_connections=2)
+        yield self.check_stored()
+        self.assertEqual(store.most, 2)
+        self.assertEqual(writer.counts["replayed"], len(self.written))
+        self.assertEqual(writer.counts["statements"], 2 * -(-len(self.written) // 2 // 5))
+        self.assertEqual(list(self.spool_dir.glob("spool-*.log")), [])
+
+    @defer.inlineCallbacks
+    def test_replay_after_partial_commit_is_idempotent(self):
+        """
+        A spool whose first events were committed by an earlier replay (it
+        stopped before removing the file) is replayed again on two
+        connections: the committed events are skipped as duplicates, the
+        others stored, and nothing derived twice.
+        """
+        committed = self.written[:len(self.written) * 2 // 5]
+        yield self.events.write([e.as_json() for e in committed])
+        writer = yield self.make_writer(batch_size=5, max_batch=5, replay_connections=2)
+        yield self.check_stored()
+        self.assertEqual(writer.counts["duplicates"], len(committed))
+        self.assertEqual(writer.counts["replayed"], len(self.written))
+
+    @defer.inlineCallbacks
+    def test_rolled_back_part_written_again(self):
+        """
+        A part PostgreSQL rolls back (a deadlock between the two
+        connections) is not an outage: the piece is written again on one
+        connection, duplicates skipped, and the order of each call kept.
+        """
+        store = ProbedStore(self.pool, fail_writes={3},
+                            error=psycopg2.errors.DeadlockDetected("deadlock detected"))
+        seen = capture_log(self)
+        writer = yield self.make_writer(store=store, batch_size=5, max_batch=5,
+                                        replay_connections=2)
+        yield self.check_stored()
+        self.assertEqual(writer.mode, W.DIRECT)
+        self.assertEqual(self.changes, [True])
+        self.assertGreater(writer.counts["duplicates"], 0)
+        self.assertTrue(any("deadlock detected" in m and "one connection" in m
+                            for m in messages(seen)))
+
+    @defer.inlineCallbacks
+    def test_one_connection(self):
+        """
+        With C{replay_connections=1} the replay writes in emission order.
+        """
+        store = ProbedStore(self.pool)
+        yield self.make_writer(store=store, batch_size=5, max_batch=5, replay_connections=1)
+        self.assertEqual((yield self.stored()), self.written)
+        self.assertEqual(store.most, 1)
