@@ -28,6 +28,7 @@ BENCHMARKS = {
     "agi_sessions": [],
     "events_write": [],
     "dialer_occupancy": [],
+    "panel_latency": [],
     "import_1m": [],
     "report_csv": [],
     "finalize_1m": [],
