@@ -38,6 +38,8 @@ from fts.demo import create_demo
 from fts.db.events import EventStore
 from fts.dialer.amiline import AMILine
 from fts.dialer.service import DialerService
+from fts.dialer.test_calls import TestCallPlacer
+from fts.db.calls import CallsQuery
 from fts.db.service import DatabaseService
 from fts.events.writer import EventWriter, thread_runner
 from fts.jobs.recording import DatabaseRecorder
@@ -145,6 +147,9 @@ def build(config, reactor, on_start_failure=None, database_factory=DatabaseServi
                      calls=dialer.registry, imports=imports, dnc_uploads=dnc_uploads,
                      audio=audio, sounds_dir=config.sounds_dir, sound_formats=sound_formats,
                      tts=tts_cache)
+    web.app.test_calls = TestCallPlacer(
+        dialer, phone_rules,
+        sample_fields=lambda campaign_id: CallsQuery(database.pool).sample_fields(campaign_id))
     web.setServiceParent(root)
     root.dialer = dialer
 

@@ -109,6 +109,10 @@ _CONSTRAINTS = {
 }
 
 
+#: L{CampaignStore.update}'s "leave the description as it is".
+_UNCHANGED = object()
+
+
 class CampaignNotFound(LookupError):
     """No campaign has that id."""
 
@@ -501,26 +505,30 @@ class CampaignStore:
             " SELECT %s, id FROM audio_assets WHERE id = ANY(%s::bigint[])",
             (campaign_id, audio_asset_ids(settings)))
 
-    def update(self, campaign_id, settings, actor):
+    def update(self, campaign_id, settings, actor, *, description=_UNCHANGED):
         """
         Replace the settings of a draft (or template).
 
+        @param description: the new description (C{None} clears it); left
+            as it is when not given.
         @return: a Deferred firing with the updated L{Campaign}.
         @raise NotEditable: the campaign is not a draft.
         @raise CampaignNotFound: no such campaign.
         @raise InvalidCampaign: values the table cannot hold.
         """
-        d = self._write(self._update, campaign_id, settings)
+        d = self._write(self._update, campaign_id, settings, description)
         return d.addCallback(self.get)
 
     @defer.inlineCallbacks
-    def _update(self, cursor, campaign_id, settings):
+    def _update(self, cursor, campaign_id, settings, description=_UNCHANGED):
         row = yield _lock(cursor, campaign_id)
         state, is_template = State(row[0]), row[1]
         if state is not State.DRAFT:
             raise NotEditable(
                 f"Campaign {campaign_id} is {state}; only a draft's settings can be changed.")
         columns = _columns(settings)
+        if description is not _UNCHANGED:
+            columns["description"] = description
         assignments = ", ".join(f"{name} = %({name})s" for name in columns)
         columns["id"] = campaign_id
         yield cursor.execute(f"UPDATE campaigns SET {assignments} WHERE id = %(id)s", columns)
@@ -627,8 +635,21 @@ class CampaignStore:
                  trigger=move.trigger, actor=actor.label)
         return move, [(campaign_id, move)]
 
+    def problems(self, settings, *, is_template=False, now=None):
+        """
+        What confirming a campaign with C{settings} would find wrong, against
+        the lists, audio and DNC lists the database holds now (the wizard's
+        review, the API's answers).
+
+        @param is_template: check as a template (no list, dates or windows).
+        @return: a Deferred firing with a list of
+            L{fts.core.validation.Problem}s.
+        """
+        now = now if now is not None else self._now()
+        return self.pool.runInteraction(self._problems, settings, now, is_template)
+
     @defer.inlineCallbacks
-    def _problems(self, cursor, settings, now):
+    def _problems(self, cursor, settings, now, is_template=False):
         """Validation problems of C{settings}, against what the database holds."""
         yield cursor.execute(
             "SELECT id, columns FROM contact_lists"
@@ -648,7 +669,7 @@ class CampaignStore:
         context = ValidationContext(
             list_ids=[r[0] for r in found], list_columns=columns,
             tts_available=self.tts_available, audio_asset_ids=assets, dnc_list_ids=dnc,
-            default_dial_string=self.default_dial_string, now=now)
+            default_dial_string=self.default_dial_string, now=now, is_template=is_template)
         return validate_campaign(settings, context)
 
     # -- templates ----------------------------------------------------------

@@ -14,6 +14,8 @@ them to their end, and records everything as events.
   - L{fts.dialer.reconcile}: restart, reconnect and periodic reconciliation.
   - L{fts.dialer.service}: the C{dialer} service (leadership, standby,
     graceful stop).
+  - L{fts.dialer.test_calls}: test calls to one number for the panel and
+    the API (L{TestCallPlacer}, over L{Dialer.test_call}).
 
 SQL: L{fts.db.dialing}.  Wiring (in fts/service.py), one AMI client per
 C{[ami:NAME]} (or one to the built-in simulator)::

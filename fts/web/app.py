@@ -26,6 +26,9 @@ from fts.web.pages import (
     account, audit, campaigns, dashboard, jobs, pending, status, tokens, users,
 )
 from fts.web.pages import audio, dnc, list_import, lists
+from fts.web.pages import recycling, reports
+from fts.web.pages import campaign_calls
+from fts.web.pages import campaign_templates, campaign_wizard
 from fts.web.static import StaticFiles
 from fts.web import api
 
@@ -35,10 +38,13 @@ FORM_BODY_LIMIT = 1024 * 1024
 #: Every route table, installed on the app in this order.
 ROUTE_TABLES = (account.routes, dashboard.routes, status.routes, users.routes, jobs.routes,
                 tokens.routes, audit.routes, campaigns.routes, pending.routes, api.routes,
-                lists.routes, list_import.routes, dnc.routes, audio.routes)
+                lists.routes, list_import.routes, dnc.routes, audio.routes,
+                reports.routes, recycling.routes, campaign_calls.routes,
+                campaign_wizard.routes, campaign_templates.routes)
 
 NOTICES = {}
-for _module in (account, users, jobs, tokens, campaigns, lists, dnc, audio):
+for _module in (account, users, jobs, tokens, campaigns, lists, dnc, audio, recycling,
+                campaign_calls, campaign_wizard, campaign_templates):
     NOTICES.update(getattr(_module, "NOTICES", {}))
 
 
@@ -72,6 +78,10 @@ class AdminApp:
         or L{None}.
     @ivar upload_dir: where uploads wait while they are checked; default
         C{uploads/incoming} in the importer's data directory.
+    @ivar test_calls: the L{fts.dialer.test_calls.TestCallPlacer} (test
+        call from the campaign page, C{POST /api/v1/calls}), or L{None}.
+    @ivar campaign_jobs: the L{fts.web.campaign_jobs.CampaignJobs} (made
+        on first use); C{campaign_feeds} the campaign pages' live feeds.
     """
 
     app = Klein()
@@ -100,6 +110,9 @@ class AdminApp:
     sound_formats = attr.ib(default=("wav",))
     tts = attr.ib(default=None)
     upload_dir = attr.ib(default=None)
+    test_calls = attr.ib(default=None)
+    campaign_jobs = attr.ib(default=None)
+    campaign_feeds = attr.ib(default=None, repr=False)
     snapshot_cache = attr.ib(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self):

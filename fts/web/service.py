@@ -86,6 +86,8 @@ class WebService(service.Service):
     def stopService(self):
         service.Service.stopService(self)
         self.app.live.close()
+        if self.app.campaign_feeds is not None:
+            self.app.campaign_feeds.close()
         if self.port is not None:
             yield self.port.stopListening()
         self.health.set(H.STOPPED)

@@ -6,6 +6,8 @@ the declarations in this package's modules (L{fts.web.api.framework}).
 
 from fts.web.api import campaigns, jobs, system, users  # noqa: F401 (they declare endpoints)
 from fts.web.api import audio, contact_lists, dnc  # noqa: F401
+from fts.web.api import reports  # noqa: F401
+from fts.web.api import campaign_edit  # noqa: F401
 from fts.web.api.framework import API, ApiError, error_response
 
 #: Installed by L{fts.web.app.AdminApp} like the pages' route tables.

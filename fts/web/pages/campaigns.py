@@ -1,12 +1,25 @@
 """
 Campaigns: the list (filter by state, search by name, pages), the campaign
-page (state, settings summary, life-cycle history, calls in flight) and the
-operator's life-cycle moves (pause, resume, cancel).
+page and the operator's moves.
+
+The campaign page shows the state, settings summary and life-cycle history;
+the progress (contacts done, pending, in flight: L{fts.db.calls.CallsQuery})
+and live outcome charts, kept current by server-sent events
+(C{/campaigns/<id>/events}, L{fts.web.campaign_feed}); the calls table,
+newest first, filterable by outcome, number and date and paged by keyset
+(L{fts.web.pages.campaign_calls}, which also has the CSV download and the
+test call); and the operation its job is running, if any.
+
+Moves: pause, resume, start and cancel are one quick transaction each and
+run in the request; confirming (validation, then every contact of the list
+copied into the campaign) and cancelling the pending calls can take many
+seconds on a big campaign, so they are queued for the job
+C{campaign-actions} (L{fts.web.campaign_jobs}) and the page follows them.
 
 Reads and writes go through C{store.campaigns}
 (L{fts.db.campaigns.CampaignStore}); while the daemon has none, the pages
-say so (L{fts.web.pages.pending}).  Not here yet: the wizard (create and
-edit), test calls, outcome charts and the calls table.
+say so (L{fts.web.pages.pending}).  The wizard (create and edit) lives
+elsewhere.
 """
 
 from fts.core.lifecycle import State, TransitionError, Trigger, allowed_triggers
@@ -30,6 +43,16 @@ OPERATOR_MOVES = {
 
 NOTICES = {f"campaign-{t.value}": f"The campaign has been told to {t.value}."
            for t in OPERATOR_MOVES}
+NOTICES.update({
+    "campaign-confirm-queued": "Confirmation queued: the campaign is validated and its"
+                               " contacts are added by the job campaign-actions. This page"
+                               " follows it.",
+    "campaign-cancel-pending-queued": "Cancelling the pending calls: queued for the job"
+                                      " campaign-actions. This page follows it.",
+})
+
+#: Calls per page of the campaign page's calls table.
+CALLS_PER_PAGE = 50
 
 
 def campaign_store(web):
@@ -112,8 +135,106 @@ async def campaigns_page(web, request, caller):
                       in_flight=in_flight, errors=form.errors)
 
 
-async def _campaign_page(web, request, caller, campaign_id, status=200, error=None):
+def campaign_jobs(web):
+    """
+    The app's L{fts.web.campaign_jobs.CampaignJobs}, made on first use.
+    """
+    if web.campaign_jobs is None:
+        from fts.web.campaign_jobs import CampaignJobs
+
+        web.campaign_jobs = CampaignJobs(web.jobs, web.clock)
+    return web.campaign_jobs
+
+
+def campaign_feeds(web):
+    """
+    The app's L{fts.web.campaign_feed.CampaignFeeds}, made on first use.
+    """
+    if web.campaign_feeds is None:
+        from fts.web.campaign_feed import CampaignFeeds
+
+        web.campaign_feeds = CampaignFeeds(web, live_state, interval=web.live_interval)
+    return web.campaign_feeds
+
+
+def action_of(web, campaign_id):
+    """
+    The campaign's latest queued operation as plain values, or L{None}.
+    """
+    status = campaign_jobs(web).status(campaign_id)
+    return status.as_dict(web.clock.seconds()) if status is not None else None
+
+
+async def live_state(web, campaign_id):
+    """
+    The cheap part of the campaign page's live data (no report): state,
+    progress, calls in flight, the queued operation.
+    """
+    from fts.web.pages.campaign_calls import calls_query
+
+    campaign = await campaign_store(web).get(campaign_id)
+    progress = await calls_query(web).progress(campaign_id)
+    return {
+        "time": web.clock.seconds(),
+        "state": campaign.state.value,
+        "finish_reason": campaign.finish_reason.value if campaign.finish_reason else None,
+        "progress": progress.as_dict(),
+        "in_flight": web.calls.campaign_count(campaign_id) if web.calls is not None else None,
+        "action": action_of(web, campaign_id),
+    }
+
+
+def queue_confirm(web, campaign_id, caller, note=""):
+    """
+    Queue the confirmation of a campaign for the job (the caller checked
+    that its state allows it).
+
+    @return: the L{fts.web.campaign_jobs.ActionStatus}.
+    @raise fts.web.campaign_jobs.ActionBusy: something is already queued.
+    """
+    store = campaign_store(web)
+    actor = store_actor(caller.actor)
+
+    async def confirm():
+        move = await store.transition(campaign_id, Trigger.CONFIRM, actor, note=note)
+        return f"Confirmed: the campaign is {move.to_state.value}."
+
+    return campaign_jobs(web).submit(campaign_id, "confirm", "confirmation",
+                                     lambda: _deferred(confirm()))
+
+
+def queue_cancel_pending(web, campaign_id, caller):
+    """
+    Queue the cancellation of every pending call of a campaign for the job
+    (see L{fts.db.campaign_actions} for what it does).
+    """
+    from fts.db.campaign_actions import CampaignActions
+
+    actions = CampaignActions(web.store.pool)
+
+    async def cancel():
+        closed = await actions.cancel_pending(campaign_id, caller.actor)
+        return (f"Cancelled {closed.total} pending contacts ({closed.not_dialed} never"
+                f" dialed, {closed.exhausted} waiting for a retry).")
+
+    return campaign_jobs(web).submit(campaign_id, "cancel_pending",
+                                     "cancelling the pending calls",
+                                     lambda: _deferred(cancel()))
+
+
+def _deferred(coroutine):
+    from twisted.internet import defer
+
+    return defer.ensureDeferred(coroutine)
+
+
+async def show_campaign(web, request, caller, campaign_id, status=200, error=None,
+                        test_errors=None, test_phone=""):
+    """
+    Render the campaign page (also after a refused form, with its errors).
+    """
     from fts.db.campaigns import CampaignNotFound
+    from fts.web.pages import campaign_calls as C
 
     store = campaign_store(web)
     if store is None:
@@ -123,22 +244,84 @@ async def _campaign_page(web, request, caller, campaign_id, status=200, error=No
     except CampaignNotFound:
         return web.error_page(request, caller, 404, "There is no such campaign.")
     transitions = await store.transitions(campaign_id)
-    in_flight = web.calls.campaign_count(campaign_id) if web.calls is not None else None
+    live = await live_state(web, campaign_id)
+    form = Form(request) if request.method == b"GET" else None
+    values = form.values if form is not None else {}
+    filters, filter_errors = C.read_filter(values, C.timezone_of(campaign))
+    before = None
+    if form is not None:
+        before = form.integer("before", "Page", low=1, required=False)
+        filter_errors.update({k: v for k, v in form.errors.items() if k == "before"})
+    calls, total = None, 0
+    if filters is not None and not filter_errors:
+        query = C.calls_query(web)
+        calls = await query.page(campaign_id, filters, before=before, limit=CALLS_PER_PAGE)
+        total = await query.count(campaign_id, filters)
+    shown = {name: values.get(name, "") for name in
+             ("outcome", "phone", "date_from", "date_to", "tests")}
     return web.render(request, caller, "campaign.html", status=status, section="campaigns",
                       campaign=campaign, facts=summary(campaign), transitions=transitions,
-                      moves=moves_for(campaign), in_flight=in_flight, error=error)
+                      moves=moves_for(campaign), in_flight=live["in_flight"], error=error,
+                      live=live, calls=calls, calls_total=total, filters=shown,
+                      filter_errors=filter_errors, outcomes=C.OUTCOMES, before=before,
+                      test_errors=test_errors or {}, test_phone=test_phone,
+                      can_cancel_pending=campaign.state in (State.SCHEDULED, State.RUNNING,
+                                                            State.PAUSED),
+                      test_calls=web.test_calls is not None)
 
 
 @routes.route("/campaigns/<int:campaign_id>")
 @page()
 async def campaign_page(web, request, caller, campaign_id):
-    return await _campaign_page(web, request, caller, campaign_id)
+    return await show_campaign(web, request, caller, campaign_id)
+
+
+@routes.route("/campaigns/<int:campaign_id>/events")
+@page()
+async def campaign_events(web, request, caller, campaign_id):
+    from fts.db.campaigns import CampaignNotFound
+
+    store = campaign_store(web)
+    if store is None:
+        return web.error_page(request, caller, 503, "Campaigns are not available.")
+    try:
+        await store.get(campaign_id)
+    except CampaignNotFound:
+        return web.error_page(request, caller, 404, "There is no such campaign.")
+    return campaign_feeds(web).subscribe(campaign_id, request)
+
+
+@routes.route("/campaigns/<int:campaign_id>/cancel-pending", methods=("POST",))
+@page(security.OPERATOR)
+async def cancel_pending(web, request, caller, campaign_id):
+    from fts.db.campaigns import CampaignNotFound
+    from fts.web.campaign_jobs import ActionBusy
+
+    store = campaign_store(web)
+    if store is None:
+        return await pending.show(web, request, caller, "campaigns")
+    try:
+        campaign = await store.get(campaign_id)
+    except CampaignNotFound:
+        return web.error_page(request, caller, 404, "There is no such campaign.")
+    if campaign.state not in (State.SCHEDULED, State.RUNNING, State.PAUSED):
+        return await show_campaign(
+            web, request, caller, campaign_id, status=409,
+            error=f"The campaign is {campaign.state.value}; pending calls can be cancelled"
+                  " only while it is scheduled, running or paused. Nothing was changed.")
+    try:
+        queue_cancel_pending(web, campaign_id, caller)
+    except ActionBusy as e:
+        return await show_campaign(web, request, caller, campaign_id, status=409,
+                                   error=str(e))
+    return web.see_other(request, f"/campaigns/{campaign_id}?notice=campaign-cancel-pending-queued")
 
 
 @routes.route("/campaigns/<int:campaign_id>/<string:move>", methods=("POST",))
 @page(security.OPERATOR)
 async def campaign_move(web, request, caller, campaign_id, move):
     from fts.db.campaigns import CampaignNotFound
+    from fts.web.campaign_jobs import ActionBusy
 
     store = campaign_store(web)
     if store is None:
@@ -151,11 +334,30 @@ async def campaign_move(web, request, caller, campaign_id, move):
         return web.error_page(request, caller, 404, "There is no such campaign action.")
     form = Form(request)
     note = form.text("note", "Note", required=False, max_length=500)
+    if form.errors:
+        return await show_campaign(web, request, caller, campaign_id, status=400,
+                                   error=" ".join(form.errors.values()))
+    if trigger is Trigger.CONFIRM:
+        try:
+            campaign = await store.get(campaign_id)
+        except CampaignNotFound:
+            return web.error_page(request, caller, 404, "There is no such campaign.")
+        if Trigger.CONFIRM not in allowed_triggers(campaign.state) or campaign.is_template:
+            return await show_campaign(
+                web, request, caller, campaign_id, status=409,
+                error=f"A {'template' if campaign.is_template else campaign.state.value}"
+                      " campaign cannot be confirmed. Nothing was changed.")
+        try:
+            queue_confirm(web, campaign_id, caller, note=note)
+        except ActionBusy as e:
+            return await show_campaign(web, request, caller, campaign_id, status=409,
+                                       error=str(e))
+        return web.see_other(request, f"/campaigns/{campaign_id}?notice=campaign-confirm-queued")
     try:
         await store.transition(campaign_id, trigger, store_actor(caller.actor), note=note)
     except CampaignNotFound:
         return web.error_page(request, caller, 404, "There is no such campaign.")
     except TransitionError as e:
-        return await _campaign_page(web, request, caller, campaign_id, status=409,
-                                    error=str(e))
+        return await show_campaign(web, request, caller, campaign_id, status=409,
+                                   error=str(e))
     return web.see_other(request, f"/campaigns/{campaign_id}?notice=campaign-{trigger.value}")

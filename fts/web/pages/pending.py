@@ -30,7 +30,7 @@ PENDING = {
 
 
 #: Sections with a real page that falls back to this one while not wired.
-WIRED_WHEN_PRESENT = {"campaigns", "lists", "dnc", "audio"}
+WIRED_WHEN_PRESENT = {"campaigns", "lists", "dnc", "audio", "reports", "templates"}
 
 
 async def show(web, request, caller, section):
