@@ -14,21 +14,15 @@ made, not just what the purge left.
 import os
 import random
 from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 
-import attr
 from twisted.internet import defer, reactor, task
 from twisted.logger import Logger
 from twisted.trial import unittest
 
-from fts import demo
-from fts.contacts.imports import ContactImports
-from fts.core.campaign import FieldPart, SayMode
-from fts.core.phones import PhoneRules
 from fts.db.pool import Pool
 from fts.db.store import Store
-from tests.support.daemon import Daemon
+from tests.support.campaigns import Daemons, running_campaign
 from tests.support.db import fresh_database
 
 CONTACTS = 50
@@ -85,7 +79,8 @@ SELECT r.id, r.contact_id, r.status, r.attempts, r.final_outcome
 """
 
 
-class CrashRestartTests(unittest.TestCase):
+class CrashRestartTests(Daemons, unittest.TestCase):
+    ENV = ENV
     timeout = 240
 
     @defer.inlineCallbacks
@@ -105,51 +100,12 @@ class CrashRestartTests(unittest.TestCase):
 
     def daemon(self):
         """A new daemon on the test database, with a data directory of its own."""
-        number = len(self.daemons) + 1
-        daemon = Daemon(reactor, self.base / f"daemon-{number}",
-                        env=dict(ENV, FTS_DATABASE_DSN=self.dsn))
-        self.daemons.append(daemon)
-        daemon.start()
-        self.addCleanup(daemon.kill)
-        return daemon
+        return self.start_daemon(self.base / f"daemon-{len(self.daemons) + 1}")
 
-    def logs(self):
-        return "\n".join(f"--- daemon {n} ---\n{d.text()[-6000:]}"
-                         for n, d in enumerate(self.daemons, 1))
-
-    @defer.inlineCallbacks
-    def scalar(self, sql, args=None):
-        rows = yield self.pool.runQuery(sql, args)
-        return rows[0][0]
-
-    @defer.inlineCallbacks
     def create_campaign(self):
-        """
-        The demo campaign on C{CONTACTS} contacts, confirmed and started.
-
-        Its message reads a field of the contact as digits (no
-        text-to-speech needed); the demo's own no-TTS message reads the
-        field C{phone}, which contacts do not have (the number is a column).
-        """
-        directory = self.base / "test"
-        directory.mkdir()
-        path = directory / "contacts.csv"
-        path.write_bytes(b"first_name,phone,code\n" + b"".join(
-            b"Ada,555%07d,%d\n" % (n + 1, 1000 + n) for n in range(CONTACTS)))
-        imports = ContactImports(reactor, self.store.contacts, directory, PhoneRules())
-        contact_list = yield self.store.contacts.create_list("crash", source_filename=path.name)
-        detected = yield imports.uploaded(contact_list.id, str(path), path.name)
-        run = yield imports.start(contact_list.id, detected.format())
-        yield run.when_done()
-        now = datetime.fromtimestamp(reactor.seconds(), timezone.utc)
-        settings = attr.evolve(
-            demo.demo_settings(contact_list.id, now, tts_available=False,
-                               max_attempts=MAX_ATTEMPTS, retry_delay=1),
-            message=(FieldPart("code", SayMode.DIGITS),))
-        campaign = yield self.store.campaigns.create(settings, "user:test")
-        yield self.store.campaigns.transition(campaign.id, "confirm", "user:test")
-        yield self.store.campaigns.transition(campaign.id, "start", "user:test")
-        return campaign.id
+        """The demo campaign on C{CONTACTS} contacts, confirmed and started."""
+        return running_campaign(self.store, self.base / "test", CONTACTS, name="crash",
+                                max_attempts=MAX_ATTEMPTS, retry_delay=1)
 
     @defer.inlineCallbacks
     def kill_while_dialing(self, daemon, rng, campaign_id):

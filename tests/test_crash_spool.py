@@ -8,21 +8,15 @@ counts none twice.
 """
 
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 
-import attr
 from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
-from fts import demo
-from fts.contacts.imports import ContactImports
-from fts.core.campaign import FieldPart, SayMode
-from fts.core.phones import PhoneRules
 from fts.db.pool import Pool
 from fts.db.store import Store
 from fts.events import spool as S
-from tests.support.daemon import Daemon
+from tests.support.campaigns import Daemons, running_campaign
 from tests.support.outage import StoppablePostgres
 
 CONTACTS = 300
@@ -38,7 +32,8 @@ def sleep(seconds):
     return task.deferLater(reactor, seconds, lambda: None)
 
 
-class SpoolCrashTests(unittest.TestCase):
+class SpoolCrashTests(Daemons, unittest.TestCase):
+    ENV = ENV
     timeout = 90
 
     @defer.inlineCallbacks
@@ -62,43 +57,11 @@ class SpoolCrashTests(unittest.TestCase):
 
     def daemon(self):
         """A daemon on the test's database, always with the same data directory."""
-        daemon = Daemon(reactor, self.data_dir, env=dict(ENV, FTS_DATABASE_DSN=self.dsn))
-        self.daemons.append(daemon)
-        daemon.start()
-        self.addCleanup(daemon.kill)
-        return daemon
+        return self.start_daemon(self.data_dir)
 
-    def logs(self):
-        return "\n".join(f"--- daemon {n} ---\n{d.text()[-6000:]}"
-                         for n, d in enumerate(self.daemons, 1))
-
-    @defer.inlineCallbacks
-    def scalar(self, sql, args=None):
-        rows = yield self.pool.runQuery(sql, args)
-        return rows[0][0]
-
-    @defer.inlineCallbacks
     def create_campaign(self):
-        directory = self.base / "import"
-        directory.mkdir()
-        path = directory / "contacts.csv"
-        path.write_bytes(b"first_name,phone,code\n" + b"".join(
-            b"Ada,555%07d,%d\n" % (n + 1, 1000 + n) for n in range(CONTACTS)))
-        imports = ContactImports(reactor, self.store.contacts, directory, PhoneRules())
-        contact_list = yield self.store.contacts.create_list("spool", source_filename=path.name)
-        detected = yield imports.uploaded(contact_list.id, str(path), path.name)
-        run = yield imports.start(contact_list.id, detected.format())
-        yield run.when_done()
-        now = datetime.fromtimestamp(reactor.seconds(), timezone.utc)
-        settings = demo.demo_settings(contact_list.id, now, tts_available=False,
-                                      max_attempts=1)
-        settings = attr.evolve(
-            settings, message=(FieldPart("code", SayMode.DIGITS),),
-            pacing=attr.evolve(settings.pacing, max_channels=10, cps=20.0))
-        campaign = yield self.store.campaigns.create(settings, "user:test")
-        yield self.store.campaigns.transition(campaign.id, "confirm", "user:test")
-        yield self.store.campaigns.transition(campaign.id, "start", "user:test")
-        return campaign.id
+        return running_campaign(self.store, self.base / "import", CONTACTS, name="spool",
+                                max_attempts=1, max_channels=10, cps=20.0)
 
     def spooled(self):
         """

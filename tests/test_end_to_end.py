@@ -11,9 +11,8 @@ from pathlib import Path
 from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
-from fts import config as fts_config
 from fts import demo
-from fts.service import build
+from tests.support.campaigns import daemon_in_process
 from tests.support.db import fresh_database
 
 CONTACTS = 30
@@ -27,18 +26,11 @@ class CampaignEndToEndTests(unittest.TestCase):
         dsn, drop = yield fresh_database()
         self.addCleanup(drop)
         self.data_dir = Path(os.path.abspath(self.mktemp()))
-        config = fts_config.load(None, environ={
+        self.root = yield daemon_in_process(self, dsn, {
             "FTS_PBX_SIM_SCALE": "0.01",
             "FTS_BACKUP_ENABLED": "no",
             "FTS_WEB_ADMIN_PASSWORD": "end-to-end",
-        }, options={
-            "data-dir": str(self.data_dir), "dsn": dsn,
-            "web": "tcp:0:interface=127.0.0.1", "agi": "tcp:0:interface=127.0.0.1",
-        })
-        self.root = build(config, reactor)
-        self.root.startService()
-        self.addCleanup(self.root.stopService)
-        yield self.root.when_ready()
+        }, self.data_dir)
         self.store = self.root.getServiceNamed("db").store
 
     @defer.inlineCallbacks

@@ -13,21 +13,15 @@ simulator counted -- and the derived state counts nothing twice.
 """
 
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 
-import attr
 import psycopg2
-from twisted.internet import defer, reactor
+from twisted.internet import defer
 from twisted.trial import unittest
 
-from fts import config as fts_config
-from fts import demo
-from fts.core.campaign import FieldPart, SayMode
-from fts.core.lifecycle import IllegalTransition
 from fts.events import writer as W
-from fts.service import build
 from tests.dialer.stack import sleep, wait_until
+from tests.support.campaigns import daemon_in_process, running_campaign
 from tests.support.outage import StoppablePostgres
 
 CONTACTS = 400
@@ -43,62 +37,29 @@ class OutageDuringCampaignTests(unittest.TestCase):
         self.pg = StoppablePostgres(self)
         dsn = yield self.pg.start()
         self.data_dir = Path(os.path.abspath(self.mktemp()))
-        config = fts_config.load(None, environ={
+        self.root = yield daemon_in_process(self, dsn, {
             "FTS_PBX_SIM_SCALE": "0.01",
             "FTS_PBX_SIM_SEED": "5",
             "FTS_BACKUP_ENABLED": "no",
             "FTS_TTS_ENGINE": "none",
             "FTS_WEB_ADMIN_PASSWORD": "outage-test",
-        }, options={
-            "data-dir": str(self.data_dir), "dsn": dsn,
-            "web": "tcp:0:interface=127.0.0.1", "agi": "tcp:0:interface=127.0.0.1",
-        })
-        self.root = build(config, reactor)
-        self.root.startService()
-        self.addCleanup(self.root.stopService)
-        yield self.root.when_ready()
+        }, self.data_dir)
         self.db = self.root.getServiceNamed("db")
         self.store = self.db.store
         self.writer = self.root.getServiceNamed("events")
         self.dialer = self.root.dialer
         self.tally = self.root.getServiceNamed("pbx").simulator.tally
 
-    @defer.inlineCallbacks
     def create_campaign(self):
         """
         A running campaign on C{CONTACTS} contacts, one attempt each, which
         reads a field of the contact as digits (no text-to-speech) and has
         the demo's menu (1: record, 9: opt out).
         """
-        directory = self.data_dir / "test"
-        directory.mkdir(parents=True)
-        path = directory / "contacts.csv"
-        path.write_bytes(b"first_name,phone,code\n" + b"".join(
-            b"Ada,555%07d,%d\n" % (n + 1, 1000 + n) for n in range(CONTACTS)))
-        imports = self.root.getServiceNamed("imports").imports
-        contact_list = yield self.store.contacts.create_list("outage",
-                                                             source_filename=path.name)
-        detected = yield imports.uploaded(contact_list.id, str(path), path.name)
-        run = yield imports.start(contact_list.id, detected.format())
-        yield run.when_done()
-        now = datetime.fromtimestamp(reactor.seconds(), timezone.utc)
-        settings = demo.demo_settings(contact_list.id, now, tts_available=False,
-                                      max_attempts=1)
-        settings = attr.evolve(
-            settings, message=(FieldPart("code", SayMode.DIGITS),),
-            pacing=attr.evolve(settings.pacing, max_channels=CHANNELS, cps=CPS))
-        campaign = yield self.store.campaigns.create(settings, "user:test")
-        yield self.store.campaigns.transition(campaign.id, "confirm", "user:test")
-        # The daemon's dialer may start it first: it is scheduled to start now.
-        current = yield self.store.campaigns.get(campaign.id)
-        if current.state.value == "scheduled":
-            try:
-                yield self.store.campaigns.transition(campaign.id, "start", "user:test")
-            except IllegalTransition:
-                pass
-        current = yield self.store.campaigns.get(campaign.id)
-        self.assertEqual(current.state.value, "running")
-        return campaign.id
+        return running_campaign(
+            self.store, self.data_dir / "test", CONTACTS, name="outage", max_attempts=1,
+            imports=self.root.getServiceNamed("imports").imports, max_channels=CHANNELS,
+            cps=CPS)
 
     @defer.inlineCallbacks
     def stored_events(self):
