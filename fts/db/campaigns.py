@@ -368,6 +368,8 @@ class CampaignStore:
         if states is not None:
             where.append("state = ANY(%(states)s)")
             args["states"] = [State(s).value for s in states]
+        else:
+            where.append("state <> 'deleted'")
         if is_template is not None:
             where.append("is_template = %(template)s")
             args["template"] = is_template
@@ -387,7 +389,7 @@ class CampaignStore:
         """
         Campaigns, newest first.
 
-        @param states: only these states (default: all, deleted included).
+        @param states: only these states (default: all but C{deleted}).
         @param is_template: C{False} campaigns only (default), C{True}
             templates only, C{None} both.
         @param name_contains: a case-insensitive substring of the name.

@@ -169,6 +169,32 @@ class CampaignApiEditTests(PanelTestCase):
                          ["campaign.create", "campaign.update", "campaign.update"])
 
     @defer.inlineCallbacks
+    def test_delete(self):
+        """
+        A draft can be deleted (it leaves the list, the deletion is audited);
+        a running campaign cannot (409 with the reason, nothing changed);
+        templates and unknown ids are not campaigns (404).
+        """
+        draft = yield F.campaign_in(self.store.campaigns, self.pool, "draft")
+        running = yield F.campaign_in(self.store.campaigns, self.pool, "running")
+        template = yield self.store.campaigns.save_as_template(draft, "user:alice")
+        result = yield self.call("DELETE", f"/campaigns/{draft}")
+        self.assertEqual((result.code, result.json()), (200, {"deleted": draft}))
+        self.assertEqual((yield self.store.campaigns.get(draft)).state, State.DELETED)
+        listed = yield self.call("GET", "/campaigns")
+        self.assertEqual([c["id"] for c in listed.json()["items"]], [running])
+        refused = yield self.call("DELETE", f"/campaigns/{running}")
+        self.assertEqual(refused.code, 409)
+        self.assertIn("running", refused.json()["error"]["message"])
+        self.assertEqual((yield self.store.campaigns.get(running)).state, State.RUNNING)
+        for other in (template.id, 999999):
+            missing = yield self.call("DELETE", f"/campaigns/{other}")
+            self.assertEqual(missing.code, 404, other)
+        rows = yield self.pool.runQuery(
+            "SELECT action, object_id FROM audit_log WHERE action = 'campaign.delete'")
+        self.assertEqual(rows, [("campaign.delete", str(draft))])
+
+    @defer.inlineCallbacks
     def test_viewer_and_anonymous_refused(self):
         """
         Without a token every endpoint answers 401; a viewer token may read
@@ -181,6 +207,7 @@ class CampaignApiEditTests(PanelTestCase):
                  ("PATCH", f"/campaigns/{cid}", {"settings": {"name": "x"}}),
                  ("POST", "/templates", {"campaign_id": cid}),
                  ("DELETE", f"/templates/{template.id}", None),
+                 ("DELETE", f"/campaigns/{cid}", None),
                  ("POST", f"/templates/{template.id}/campaigns",
                   {"name": "x", "list_id": self.list_id})]
         before = yield self.count_campaigns()

@@ -12,6 +12,8 @@ are refused with 422 and every problem at its field path
 draft is stored even while confirmation would refuse it: the answer lists
 those C{problems} (send C{"strict": true} to be refused instead).
 
+C{DELETE /campaigns/{id}} deletes a draft or a finalized campaign.
+
 Templates: list them, save a campaign as one (or create one from
 settings), delete one, and create a campaign from one with a name, a list
 and optional dates.  Operators only for every change; each is audited.
@@ -233,6 +235,27 @@ async def patch_campaign(web, request, caller, campaign_id, body):
 async def campaign_settings(web, request, caller, campaign_id):
     store = _store(web)
     return await _answer(store, await _get(store, campaign_id))
+
+
+@API.endpoint("DELETE", "/campaigns/{campaign_id}", "Delete a campaign",
+              role=security.OPERATOR, params=[CAMPAIGN_ID], tags=["campaigns"],
+              description="Only a draft (never confirmed) or a finalized campaign (its"
+                          " results archived) can be deleted; any other state answers 409"
+                          " with the reason.  A deleted campaign is kept as a row in state"
+                          " deleted, with its history, and no longer listed.")
+async def delete_campaign(web, request, caller, campaign_id):
+    store = _store(web)
+    campaign = await _get(store, campaign_id)
+    if campaign.is_template:
+        raise ApiError(404, "not_found", "There is no such campaign (this is a template:"
+                                         " DELETE /api/v1/templates/{id}).")
+    try:
+        await store.transition(campaign_id, Trigger.DELETE, store_actor(caller.actor))
+    except TransitionError as e:
+        raise ApiError(409, "conflict", str(e))
+    await web.audit.record(caller.actor, "campaign.delete", "campaign", campaign_id,
+                           {"name": campaign.name, "via": "api"})
+    return {"deleted": campaign_id}
 
 
 # -- templates ------------------------------------------------------------------
