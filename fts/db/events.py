@@ -24,7 +24,10 @@ C{calls} row; the event itself is always stored).  "First" means the first
 such event of the call wins and later ones leave the column alone; "last"
 means the latest event of the call wins:
 
-  - C{originate_sent}: nothing (the dialer inserted the row).
+  - C{originate_sent}: nothing (the dialer inserted the row; skipped, so a
+    batch holding only the sending of a call costs no update).
+  - C{originate_accepted}, C{originate_failed}: C{calls.pbx_name} (payload
+    C{pbx}, first; the PBX is chosen after the row is written).
   - C{originate_accepted}: C{calls.accepted_at} (first); the attempt is
     counted: C{calls.attempt = campaign_contacts.attempts + 1} and
     C{campaign_contacts.attempts + 1} (once per call: only while
@@ -111,6 +114,9 @@ per_call AS (
     -- sorts the batch once; "last" values are the last array element.
     SELECT call_id,
         bool_or(kind = 'originate_accepted') AS accepted,
+        (array_agg(payload->>'pbx' ORDER BY id) FILTER (
+            WHERE kind IN ('originate_accepted', 'originate_failed')
+              AND payload->>'pbx' IS NOT NULL))[1] AS pbx,
         min(occurred_at) FILTER (WHERE kind = 'originate_accepted') AS accepted_at,
         min(occurred_at) FILTER (WHERE kind = 'answered') AS answered_at,
         array_agg(payload->>'verdict' ORDER BY id) FILTER (
@@ -174,6 +180,7 @@ x AS (
 calls_done AS (
     UPDATE calls c SET
         accepted_at = coalesce(c.accepted_at, x.accepted_at),
+        pbx_name = coalesce(c.pbx_name, x.pbx),
         attempt = CASE WHEN x.counts_attempt THEN x.next_attempt ELSE c.attempt END,
         answered_at = coalesce(c.answered_at, x.answered_at),
         amd_verdict = coalesce(x.amd_verdict, c.amd_verdict),

@@ -15,12 +15,23 @@ import attr
 from fts.core import windows
 from fts.core.pacing import TokenBucket
 
-__all__ = ["Backoff", "OpenHours", "DialingCampaign", "bucket_for", "INFINITY"]
+__all__ = ["Backoff", "OpenHours", "DialingCampaign", "bucket_for", "caller_number",
+           "INFINITY"]
 
 INFINITY = math.inf
 
 #: How far ahead window intervals are computed and cached.
 _HORIZON = timedelta(hours=6)
+
+
+def caller_number(settings):
+    """
+    The caller ID number of a campaign's settings for C{calls.caller_id_number},
+    or L{None} when it has none (no caller ID set: the call goes out with
+    the trunk's default).
+    """
+    caller = settings.caller_id
+    return (caller.number or None) if caller is not None else None
 
 
 def bucket_for(cps, now, burst_seconds=0.01):

@@ -12,7 +12,7 @@ from twisted.logger import Logger
 
 from fts.db.dialing import NEVER, as_datetime
 from fts.dialer import registry as R
-from fts.dialer.campaigns import INFINITY
+from fts.dialer.campaigns import INFINITY, caller_number
 
 __all__ = ["Claims"]
 
@@ -113,7 +113,7 @@ class Claims:
                 yield self.store.prepare(
                     campaign.id, [(c.call_id, c.contact_id, c.campaign_contact_id, c.phone)
                                   for c in calls],
-                    releases, campaign.settings.caller_id.number, dt)
+                    releases, caller_number(campaign.settings), dt)
         except Exception as e:
             log.warn("campaign {id}: could not write the calls of {n} claimed contacts"
                      " ({error}); they go back to pending", id=campaign.id, n=len(calls),

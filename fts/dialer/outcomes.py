@@ -38,7 +38,7 @@ class Outcomes:
         template = settings.dial_string or self.dial_string
         caller = settings.caller_id
         caller_id = ""
-        if caller.number or caller.name:
+        if caller is not None and (caller.number or caller.name):
             caller_id = '"%s" <%s>' % (caller.name.replace('"', ""), caller.number)
         variables = (("FTS_CALL", str(call.call_id)),)
         if call.campaign_id is not None:
@@ -91,7 +91,10 @@ class Outcomes:
         call.accepted_at = self.clock.seconds()
         self.registry.advance(call, R.QUEUED)
         self.counts["accepted"] += 1
-        self._emit(call.events.once(M.ORIGINATE_ACCEPTED))
+        # The PBX rides on the acceptance (whose update of the calls row is
+        # made anyway) into calls.pbx_name: test calls and campaign calls alike.
+        self._emit(call.events.once(M.ORIGINATE_ACCEPTED,
+                                    {"pbx": call.pbx} if call.pbx else None))
 
     def _refused(self, failure, call, line):
         self._answered_originate(call, line)
@@ -120,7 +123,8 @@ class Outcomes:
             if not isinstance(error, L.LineError):
                 log.failure("originate of call {call_id} failed unexpectedly", failure,
                             call_id=call.call_id)
-        payload = {"outcome": str(AttemptOutcome.FAILED), "error": str(error)}
+        payload = {"outcome": str(AttemptOutcome.FAILED), "error": str(error),
+                   "pbx": line.name}
         if not call.is_test:
             payload["retry_at"] = now
         self._end(call, M.ORIGINATE_FAILED, payload, now)

@@ -61,7 +61,7 @@ from fts.db.campaigns import CampaignStore
 from fts.db.dialing import NEVER, as_datetime
 from fts.dialer import line as L
 from fts.dialer import registry as R
-from fts.dialer.campaigns import INFINITY, Backoff, DialingCampaign, bucket_for
+from fts.dialer.campaigns import INFINITY, Backoff, DialingCampaign, bucket_for, caller_number
 from fts.dialer.claims import Claims
 from fts.dialer.outcomes import Outcomes
 from fts.dialer.reconcile import Reconciler
@@ -353,7 +353,7 @@ class Dialer(Claims, Outcomes):
             raise NoCapacity("no PBX can take a call now (channels in use: %d of %d)"
                              % (self.registry.total, self.max_channels))
         call_id = yield self.store.insert_test_call(
-            campaign_id, number, settings.caller_id.number, as_datetime(now))
+            campaign_id, number, caller_number(settings), as_datetime(now))
         call = R.ActiveCall.claimed(self.clock, call_id, campaign_id, None, None, number,
                                     fields=fields, is_test=True)
         self.registry.add(call)

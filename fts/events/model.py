@@ -12,10 +12,11 @@ each kind changes in C{calls} and C{campaign_contacts} is documented in
 L{fts.db.events}):
 
   - C{originate_sent}: C{{"channel_id", "pbx", "number"}}
-  - C{originate_accepted}: C{{}} -- the PBX accepted the Originate; the
+  - C{originate_accepted}: C{{"pbx"}} -- the PBX accepted the Originate; the
     attempt is counted now.
   - C{originate_failed}: C{{"reason", "error", "outcome", "retry_at",
-    "final_outcome"}} -- refused by the PBX or an AMI error; burns no attempt.
+    "final_outcome", "pbx"}} -- refused by the PBX or an AMI error; burns no
+    attempt.
   - C{answered}: C{{}}
   - C{amd}: C{{"verdict" (required: human|machine|notsure|off), "cause"}}
   - C{key}: C{{"key" (required: one of 0-9 * #)}} -- a key pressed.

@@ -19,11 +19,26 @@ at most C{concurrency} + 1 pages are ever held in memory.
 
 Consumers: a C{twisted.web} request (the panel and API download), a
 L{FileTarget}, or a L{BytesTarget} (e-mail attachments, bounded).
+
+Formula injection (OWASP "CSV Injection"): a spreadsheet opening the file
+runs a cell starting with C{=}, C{+}, C{-} or C{@} (or with a tab or a
+carriage return) as a formula, and uploaded list columns, DNC list names
+or a PBX's hangup text can hold anything.  Such a cell is written with a
+single quote before it (C{=HYPERLINK(...)} becomes C{'=HYPERLINK(...)}),
+which spreadsheets show as text.  One exception: a value that is only a
+sign then digits and phone punctuation (spaces, parentheses, dots,
+dashes), such as C{+15551234} or C{+1 (555) 010-0200}, cannot call
+anything and is left as it is, so phone numbers stay intact.  The rule is
+L{neutralise} (the header; every cell of the calls CSV of
+L{fts.web.pages.campaign_calls}) and L{neutralise_sql} for the free-text
+columns PostgreSQL formats (L{fts.db.reports}); the bare columns (digits,
+outcomes, keys, timestamps) can never start a formula.
 """
 
 import csv
 import io
 import os
+import re
 from collections import deque
 
 import attr
@@ -53,12 +68,45 @@ class ExportResult:
     bytes: int
 
 
+#: First characters that make a spreadsheet read a cell as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+#: A signed number or phone number: harmless even though it starts with a
+#: sign (see the module docstring).
+_PLAIN_NUMBER = r"^[+-]?[0-9][0-9 ().-]*$"
+_PLAIN_NUMBER_RE = re.compile(_PLAIN_NUMBER)
+
+
+def neutralise(value):
+    """
+    C{value} (text or L{None}) made safe to open in a spreadsheet: a
+    single quote before a value a spreadsheet would run as a formula (see
+    the module docstring); anything else unchanged.
+    """
+    if value and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER_RE.match(value):
+        return "'" + value
+    return value
+
+
+def neutralise_sql(expression):
+    """
+    The SQL text expression of L{neutralise} applied to C{expression}
+    (text, not NULL): the cheap first-character test first, the regular
+    expression only for the rare values it lets through.
+    """
+    return (f"CASE WHEN left({expression}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r')"
+            f" AND {expression} !~ '{_PLAIN_NUMBER}'"
+            f" THEN '''' || {expression} ELSE {expression} END")
+
+
 def encode_rows(rows):
     """
-    CSV bytes of C{rows} (sequences of text or L{None}), CRLF-terminated.
+    CSV bytes of C{rows} (sequences of text or L{None}), CRLF-terminated,
+    every value passed through L{neutralise}.
     """
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    csv.writer(buffer, lineterminator="\r\n").writerows(
+        [neutralise(value) for value in row] for row in rows)
     return buffer.getvalue().encode("utf-8")
 
 

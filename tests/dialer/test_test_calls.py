@@ -165,3 +165,70 @@ class TestCallPlacerTests(DatabaseTestCase):
         rows = yield self.pool.runQuery(
             "SELECT count(*) FROM calls WHERE campaign_id = %s AND NOT is_test_call", (cid,))
         return rows[0][0]
+
+    @defer.inlineCallbacks
+    def test_no_caller_id(self):
+        """
+        A campaign with no caller ID (a draft not finished yet) can be
+        test-called: the originate goes out with no caller ID and the row
+        has none.
+        """
+        from fts.core.campaign import CallerId
+
+        cid = yield F.campaign_in(self.campaigns, self.pool, "draft", caller_id=CallerId())
+        placed = yield self.placer.place(cid, "5550100200")
+        yield self.settle()
+        [request] = self.line.requests
+        self.assertEqual(request.caller_id, "")
+        rows = yield self.pool.runQuery(
+            "SELECT caller_id_number FROM calls WHERE id = %s", (placed.call_id,))
+        self.assertIsNone(rows[0][0])
+        self.line.end(request.channel_id, reason=4, answered=True)
+        yield self.settle()
+
+    @defer.inlineCallbacks
+    def test_pbx_recorded(self):
+        """
+        The calls row of a test call names the PBX it was sent to, like
+        the campaign's own calls (the calls table and CSV show it).
+        """
+        cid = yield F.campaign_in(self.campaigns, self.pool, "draft")
+        placed = yield self.placer.place(cid, "5550100200")
+        yield self.settle()
+        [request] = self.line.requests
+        self.line.end(request.channel_id, reason=4, answered=True)
+        yield self.settle()
+        rows = yield self.pool.runQuery(
+            "SELECT pbx_name FROM calls WHERE id = %s", (placed.call_id,))
+        self.assertEqual(rows[0][0], "pbx1")
+        [row] = (yield CallsQuery(self.pool).page(cid)).items
+        self.assertEqual(row.pbx, "pbx1")
+
+    @defer.inlineCallbacks
+    def test_dialer_without_caller_id_settings(self):
+        """
+        L{Dialer.test_call} places the call when the campaign's settings
+        have no caller ID at all (C{caller_id} L{None}): no caller ID is
+        sent or recorded.
+        """
+        import attr
+
+        cid = yield F.campaign_in(self.campaigns, self.pool, "draft")
+        read = self.dialing.campaigns
+
+        @defer.inlineCallbacks
+        def without_caller_id(*args, **kwargs):
+            records = yield read(*args, **kwargs)
+            return [attr.evolve(r, settings=attr.evolve(r.settings, caller_id=None))
+                    for r in records]
+
+        self.dialing.campaigns = without_caller_id
+        call_id = yield self.dialer.test_call(cid, "15550100200")
+        yield self.settle()
+        [request] = self.line.requests
+        self.assertEqual((request.call_id, request.caller_id), (call_id, ""))
+        rows = yield self.pool.runQuery(
+            "SELECT caller_id_number, is_test_call FROM calls WHERE id = %s", (call_id,))
+        self.assertEqual(tuple(rows[0]), (None, True))
+        self.line.end(request.channel_id, reason=4, answered=True)
+        yield self.settle()

@@ -44,7 +44,7 @@ SETTINGS = {
          "message": []},
         {"key": "2", "action": "dial", "label": "Talk to an agent", "target": "PJSIP/100",
          "message": []},
-        {"key": "9", "action": "opt_out", "label": "Stop calls", "target": "",
+        {"key": "9", "action": "optout", "label": "Stop calls", "target": "",
          "message": []},
     ]},
 }

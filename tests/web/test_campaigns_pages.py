@@ -3,10 +3,12 @@ Tests for the campaign pages and API on the real campaign store.
 """
 
 import json
+from datetime import datetime
 
+import attr
 from twisted.internet import defer
 
-from fts.core.lifecycle import State
+from fts.core.lifecycle import State, Trigger
 from fts.db.campaigns import CampaignStore
 from fts.dialer.registry import CallRegistry
 from fts.jobs.runner import JobRunner
@@ -14,7 +16,7 @@ from fts.web import security
 from fts.web.pages.campaigns import campaign_jobs
 from tests.lifecycle import fixtures as F
 from tests.dialer import support as S
-from tests.web.campaign_support import CampaignCase
+from tests.web.campaign_support import SCHEDULE, CampaignCase
 from tests.web.support import SYSTEM, PanelTestCase
 
 
@@ -99,6 +101,39 @@ class CampaignPagesTests(PanelTestCase):
         result = yield client.post(f"/campaigns/{cid}/start")
         self.assertEqual(result.code, 303)
         self.assertEqual((yield self.store.campaigns.get(cid)).state, State.RUNNING)
+
+    @defer.inlineCallbacks
+    def test_no_start_before_the_schedule_start(self):
+        """
+        A scheduled campaign whose start has not come offers no "Start now"
+        (the life cycle would refuse it; it starts by itself then); one whose
+        start has passed does.
+        """
+        later = attr.evolve(SCHEDULE, start=datetime(2026, 6, 10))
+        waiting = yield self.campaign("scheduled", schedule=later)
+        due = yield self.campaign("scheduled")
+        client = yield self.logged_in("operator")
+        page = yield client.get(f"/campaigns/{waiting}")
+        self.assertNotIn(">Start now</button>", page.text)
+        self.assertIn(">Cancel campaign</button>", page.text)
+        page = yield client.get(f"/campaigns/{due}")
+        self.assertIn(">Start now</button>", page.text)
+
+    @defer.inlineCallbacks
+    def test_finalized_calls_purged(self):
+        """
+        A finalized campaign's calls table says its calls were purged and
+        points to the report, rather than "No calls yet".
+        """
+        cid = yield self.campaign("running")
+        for trigger, actor in ((Trigger.CANCEL, F.USER), (Trigger.BEGIN_FINALIZING, "finalizer"),
+                               (Trigger.FINALIZE, "finalizer")):
+            yield self.store.campaigns.transition(cid, trigger, actor)
+        client = yield self.logged_in("viewer")
+        page = yield client.get(f"/campaigns/{cid}")
+        self.assertIn("a finalized campaign's calls are purged", page.text)
+        self.assertIn(f'<a href="/campaigns/{cid}/report">report</a>', page.text)
+        self.assertNotIn("No calls yet", page.text)
 
     @defer.inlineCallbacks
     def test_confirm_failure_shown(self):
@@ -297,6 +332,27 @@ class CampaignPageTests(CampaignCase):
                          [str(i) for i in ids[:3]])
         bad = yield client.get(f"/campaigns/{cid}/calls.csv?phone=abc")
         self.assertEqual(bad.code, 400)
+
+    @defer.inlineCallbacks
+    def test_calls_csv_formulas(self):
+        """
+        A PBX text a spreadsheet would run as a formula is written with a
+        single quote before it in the calls CSV; the numbers are not.
+        """
+        import csv
+        import io
+
+        cid, ids = yield self.with_calls()
+        payload = '=HYPERLINK("http://evil.example/","Click")'
+        yield self.pool.runOperation(
+            "UPDATE calls SET hangup_cause_text = %s, pbx_name = '@pbx' WHERE id = %s",
+            (payload, ids[0]))
+        client = yield self.logged_in("viewer")
+        result = yield client.get(f"/campaigns/{cid}/calls.csv?tests=exclude")
+        rows = list(csv.reader(io.StringIO(result.text, newline="")))
+        first = dict(zip(rows[0], rows[1]))
+        self.assertEqual((first["call_id"], first["number"]), (str(ids[0]), "15551000"))
+        self.assertEqual((first["hangup_cause"], first["pbx"]), ("'" + payload, "'@pbx"))
 
     @defer.inlineCallbacks
     def test_live_events(self):

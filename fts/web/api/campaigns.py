@@ -238,8 +238,8 @@ async def cancel_pending(web, request, caller, campaign_id):
                           " the queued operation, and the report's headline figures and"
                           " outcome counts (test calls never counted).")
 async def campaign_stats(web, request, caller, campaign_id):
-    await _get(_store(web), campaign_id)
-    result = await live_state(web, campaign_id)
+    campaign = await _get(_store(web), campaign_id)
+    result = await live_state(web, campaign_id, campaign)
     report = await web.store.reports.current(campaign_id)
     result["report"] = {
         "kind": report.kind,

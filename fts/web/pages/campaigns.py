@@ -11,7 +11,8 @@ newest first, filterable by outcome, number and date and paged by keyset
 test call); and the operation its job is running, if any.
 
 Moves: pause, resume, start and cancel are one quick transaction each and
-run in the request; confirming (validation, then every contact of the list
+run in the request (start is offered only once the schedule's start has
+come: before it the life cycle refuses, and the campaign starts by itself); confirming (validation, then every contact of the list
 copied into the campaign) and cancelling the pending calls can take many
 seconds on a big campaign, so they are queued for the job
 C{campaign-actions} (L{fts.web.campaign_jobs}) and the page follows them.
@@ -105,11 +106,18 @@ def summary(campaign):
     }
 
 
-def moves_for(campaign):
+def moves_for(campaign, now=None):
     """
     The operator moves that apply in the campaign's state.
+
+    @param now: the current POSIX time; when given, starting is not offered
+        before the schedule's start (the life cycle would refuse it: the
+        campaign starts by itself then).
     """
     allowed = set(allowed_triggers(campaign.state))
+    if now is not None and campaign.starts_at is not None \
+            and campaign.starts_at.timestamp() > now:
+        allowed.discard(Trigger.START)
     return [(t.value, label) for t, label in OPERATOR_MOVES.items() if t in allowed]
 
 
@@ -153,7 +161,15 @@ def campaign_feeds(web):
     if web.campaign_feeds is None:
         from fts.web.campaign_feed import CampaignFeeds
 
-        web.campaign_feeds = CampaignFeeds(web, live_state, interval=web.live_interval)
+        from fts.web.pages.campaign_calls import calls_query
+
+        feeds = web.campaign_feeds = CampaignFeeds(
+            web, live_state, interval=web.live_interval,
+            progress=lambda campaign_id: calls_query(web).progress(campaign_id))
+        store = campaign_store(web)
+        if store is not None:
+            # A campaign that moves is read afresh, not served stale.
+            store.on_transition(lambda campaign_id, move: feeds.progress.forget(campaign_id))
     return web.campaign_feeds
 
 
@@ -165,15 +181,18 @@ def action_of(web, campaign_id):
     return status.as_dict(web.clock.seconds()) if status is not None else None
 
 
-async def live_state(web, campaign_id):
+async def live_state(web, campaign_id, campaign=None):
     """
     The cheap part of the campaign page's live data (no report): state,
-    progress, calls in flight, the queued operation.
+    progress (kept a moment: L{fts.web.campaign_feed.ProgressCache}),
+    calls in flight, the queued operation.  C{campaign}: the campaign
+    already read, else it is read (with the progress, at once).
     """
-    from fts.web.pages.campaign_calls import calls_query
-
-    campaign = await campaign_store(web).get(campaign_id)
-    progress = await calls_query(web).progress(campaign_id)
+    progress = campaign_feeds(web).progress.get(campaign_id)
+    if campaign is None:
+        campaign, progress = await _together(campaign_store(web).get(campaign_id), progress)
+    else:
+        progress = await progress
     return {
         "time": web.clock.seconds(),
         "state": campaign.state.value,
@@ -228,6 +247,21 @@ def _deferred(coroutine):
     return defer.ensureDeferred(coroutine)
 
 
+async def _together(*reads):
+    """
+    The results of Deferreds or coroutines, run at once (the pool sends
+    them on as many connections) rather than one after the other; the
+    first failure is raised.
+    """
+    from twisted.internet import defer
+
+    try:
+        return await defer.gatherResults([defer.ensureDeferred(r) for r in reads],
+                                         consumeErrors=True)
+    except defer.FirstError as e:
+        e.subFailure.raiseException()
+
+
 async def show_campaign(web, request, caller, campaign_id, status=200, error=None,
                         test_errors=None, test_phone=""):
     """
@@ -243,8 +277,6 @@ async def show_campaign(web, request, caller, campaign_id, status=200, error=Non
         campaign = await store.get(campaign_id)
     except CampaignNotFound:
         return web.error_page(request, caller, 404, "There is no such campaign.")
-    transitions = await store.transitions(campaign_id)
-    live = await live_state(web, campaign_id)
     form = Form(request) if request.method == b"GET" else None
     values = form.values if form is not None else {}
     filters, filter_errors = C.read_filter(values, C.timezone_of(campaign))
@@ -252,16 +284,20 @@ async def show_campaign(web, request, caller, campaign_id, status=200, error=Non
     if form is not None:
         before = form.integer("before", "Page", low=1, required=False)
         filter_errors.update({k: v for k, v in form.errors.items() if k == "before"})
-    calls, total = None, 0
+    # The reads that need only the campaign's id, at once.
+    reads = [store.transitions(campaign_id), live_state(web, campaign_id, campaign)]
     if filters is not None and not filter_errors:
         query = C.calls_query(web)
-        calls = await query.page(campaign_id, filters, before=before, limit=CALLS_PER_PAGE)
-        total = await query.count(campaign_id, filters)
+        reads += [query.page(campaign_id, filters, before=before, limit=CALLS_PER_PAGE),
+                  query.count(campaign_id, filters)]
+    transitions, live, *listed = await _together(*reads)
+    calls, total = listed if listed else (None, 0)
     shown = {name: values.get(name, "") for name in
              ("outcome", "phone", "date_from", "date_to", "tests")}
     return web.render(request, caller, "campaign.html", status=status, section="campaigns",
                       campaign=campaign, facts=summary(campaign), transitions=transitions,
-                      moves=moves_for(campaign), in_flight=live["in_flight"], error=error,
+                      moves=moves_for(campaign, web.clock.seconds()),
+                      in_flight=live["in_flight"], error=error,
                       live=live, calls=calls, calls_total=total, filters=shown,
                       filter_errors=filter_errors, outcomes=C.OUTCOMES, before=before,
                       test_errors=test_errors or {}, test_phone=test_phone,
