@@ -203,6 +203,9 @@ KEYS = (
         "Simulator time scale: 0.01 makes a 30 s call last 0.3 s."),
     Key("pbx", "sim_seed", _integer(0), "1",
         "Seed of the simulator's callee model (same seed, same callees)."),
+    Key("pbx", "sim_profile", _text, "random",
+        "The simulator's callees: random, transcript (4-digit numbers behave as the recorded "
+        "test dialplan) or the path of a JSON callee profile (see fts/pbxsim/profile.py)."),
     Key("pbx", "servers", _names, "",
         "Names of the [ami:NAME] sections to use when mode = ami (default: every one)."),
     Key("ami", "host", _text, "127.0.0.1", "Asterisk host of this server's AMI."),

@@ -139,10 +139,12 @@ class PBXConnections(OrderedServices):
 
     @defer.inlineCallbacks
     def _start_simulator(self):
-        from fts.pbxsim.profile import named_profile
+        from fts.pbxsim.profile import PROFILE_NAMES, load_profile, named_profile
         from fts.pbxsim.service import PBXSimulator
 
-        profile = named_profile("random", self.config.pbx.sim_seed)
+        name, seed = self.config.pbx.sim_profile, self.config.pbx.sim_seed
+        profile = named_profile(name, seed) if name in PROFILE_NAMES \
+            else load_profile(name, seed)
         address = agi_address(self.config.agi.endpoint, self.agi_port())
         factory = self.simulator_factory or PBXSimulator
         self.simulator = factory(

@@ -4,7 +4,8 @@ headless Chromium (C{/usr/bin/chromium}) against a C{twistd fts} daemon on
 the embedded PostgreSQL, and saves a screenshot of every page.
 
 Screenshots go to C{_trial_temp/browser-screenshots/} (trial's working
-directory), or to C{$FTS_SCREENSHOTS} when set: keep them as CI artifacts.
+directory), or to C{$FTS_SCREENSHOTS} when set: keep them as CI artifacts
+(see L{tests.browser.support}).
 
 Skipped, saying why, when Chromium or the Playwright package is missing
 (C{apt-get install chromium}; C{pip install playwright}; never
@@ -14,9 +15,6 @@ Playwright's synchronous API runs in a thread (C{deferToThread}), so the
 reactor keeps reading the daemon's output meanwhile.
 """
 
-import os
-import shutil
-import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -24,13 +22,15 @@ from twisted.internet import defer, reactor, threads
 from twisted.trial import unittest
 
 from tests.audio.support import wav_bytes
-from tests.support.daemon import Daemon
+from tests.browser.support import (
+    ADMIN_PASSWORD,
+    Browser,
+    expect,
+    screenshots_dir,
+    skip_reason,
+    start_daemon,
+)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-ADMIN_PASSWORD = "browser-admin-password"
 XSS = '<img src=x onerror="document.title=1">Olga'
 #: A contact list with three bad rows and a hostile name.
 LIST_CSV = "\r\n".join([
@@ -45,67 +45,6 @@ LIST_CSV = "\r\n".join([
 #: Rows enough for the import to last a few seconds, so its progress shows.
 BULK_ROWS = 60_000
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-
-def _skip_reason():
-    if sync_playwright is None:
-        return "the playwright package is not installed (pip install playwright)"
-    if not os.path.exists(CHROMIUM):
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
-    return None
-
-
-def screenshots_dir():
-    path = Path(os.environ.get("FTS_SCREENSHOTS") or "browser-screenshots").resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-class Browser:
-    """
-    One Chromium with a fresh profile, recording console errors (a CSP
-    violation shows up there) and refusing any JavaScript dialog.
-    """
-
-    def __init__(self, base_url, shots):
-        self.base_url = base_url
-        self.shots = shots
-        self.profile = tempfile.mkdtemp(prefix="fts-chromium-")
-        self.playwright = sync_playwright().start()
-        self.context = self.playwright.chromium.launch_persistent_context(
-            self.profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
-        self.problems = []
-        self.page.on("console", self._console)
-        self.page.on("dialog", self._dialog)
-        self.page.set_default_timeout(10_000)
-
-    def _console(self, message):
-        if message.type == "error":
-            self.problems.append(message.text)
-
-    def _dialog(self, dialog):
-        self.problems.append(f"unexpected dialog: {dialog.message}")
-        dialog.dismiss()
-
-    def go(self, path):
-        return self.page.goto(self.base_url + path)
-
-    def shot(self, name, full_page=True):
-        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=full_page)
-
-    def close(self):
-        try:
-            self.context.close()
-            self.playwright.stop()
-        finally:
-            shutil.rmtree(self.profile, ignore_errors=True)
-
 
 class PanelFlowTests(unittest.TestCase):
     """
@@ -114,7 +53,7 @@ class PanelFlowTests(unittest.TestCase):
     """
 
     timeout = 180
-    skip = _skip_reason()
+    skip = skip_reason()
 
     @defer.inlineCallbacks
     def test_main_flows(self):
@@ -123,13 +62,8 @@ class PanelFlowTests(unittest.TestCase):
         hostile text and a token, reads every page; the new viewer sees no
         way to change anything; every page is screenshotted.
         """
-        data_dir = os.path.abspath(self.mktemp())
-        daemon = Daemon(reactor, data_dir, env={"FTS_WEB_ADMIN_PASSWORD": ADMIN_PASSWORD})
-        daemon.start()
+        daemon = yield start_daemon(reactor, Path(self.mktemp()).resolve())
         try:
-            code, body = yield daemon.health()
-            while body["components"].get("web", {}).get("state") != "up":
-                code, body = yield daemon.health()
             yield threads.deferToThread(self.flows, daemon.url, screenshots_dir())
         finally:
             yield daemon.terminate()
@@ -143,8 +77,7 @@ class PanelFlowTests(unittest.TestCase):
                     step(browser)
                 except Exception as e:
                     raise AssertionError(f"step {step.__name__}: {e}") from e
-            csp = [p for p in browser.problems if "Content Security Policy" in p]
-            self.assertEqual(csp, [], "CSP violations")
+            self.assertEqual(browser.csp_violations(), [], "CSP violations")
             self.assertEqual([p for p in browser.problems if "dialog" in p], [])
         finally:
             browser.close()
@@ -244,14 +177,10 @@ class PanelFlowTests(unittest.TestCase):
         rest; uploads a recording and plays it; opts a number out through
         the API and finds it in the built-in DNC list.
         """
-        data_dir = os.path.abspath(self.mktemp())
-        daemon = Daemon(reactor, data_dir, env={"FTS_WEB_ADMIN_PASSWORD": ADMIN_PASSWORD})
-        daemon.start()
+        data_dir = Path(self.mktemp()).resolve()
+        daemon = yield start_daemon(reactor, data_dir)
         try:
-            code, body = yield daemon.health()
-            while body["components"].get("web", {}).get("state") != "up":
-                code, body = yield daemon.health()
-            files = Path(data_dir) / "browser-files"
+            files = data_dir / "browser-files"
             files.mkdir(parents=True, exist_ok=True)
             yield threads.deferToThread(self.library, daemon.url, screenshots_dir(), files)
         finally:
@@ -260,11 +189,7 @@ class PanelFlowTests(unittest.TestCase):
     def library(self, url, shots, files):
         browser = Browser(url, shots)
         try:
-            browser.go("/login")
-            browser.page.fill("#f-username", "admin")
-            browser.page.fill("#f-password", ADMIN_PASSWORD)
-            browser.page.click("button[type=submit]")
-            expect(browser.page.locator("h1")).to_have_text("Dashboard")
+            browser.log_in()
             browser.go("/lists")
             if "Not available in this build yet" in browser.page.content():
                 raise unittest.SkipTest("the daemon does not wire the contact importer, DNC"
@@ -275,8 +200,7 @@ class PanelFlowTests(unittest.TestCase):
                     step(browser, files)
                 except Exception as e:
                     raise AssertionError(f"step {step.__name__}: {e}") from e
-            csp = [p for p in browser.problems if "Content Security Policy" in p]
-            self.assertEqual(csp, [], "CSP violations")
+            self.assertEqual(browser.csp_violations(), [], "CSP violations")
         finally:
             browser.close()
 

@@ -181,8 +181,31 @@ class CampaignPagesTests(PanelTestCase):
         result = yield client.post(f"/campaigns/{cid}/pause")
         self.assertEqual(result.code, 409)
         self.assertEqual((yield self.store.campaigns.get(cid)).state, State.DRAFT)
-        self.assertEqual((yield client.post(f"/campaigns/{cid}/delete")).code, 404)
+        self.assertEqual((yield client.post(f"/campaigns/{cid}/finalize")).code, 404)
         self.assertEqual((yield client.get("/campaigns/999999")).code, 404)
+
+    @defer.inlineCallbacks
+    def test_delete(self):
+        """
+        A draft offers Delete; deleting it leads to the list, where it is
+        no longer shown; a running campaign offers no Delete and refuses it
+        (409, nothing changed).
+        """
+        draft = yield self.campaign("draft")
+        running = yield self.campaign("running")
+        client = yield self.logged_in("operator")
+        self.assertIn(">Delete campaign</button>", (yield client.get(f"/campaigns/{draft}")).text)
+        page = yield client.get(f"/campaigns/{running}")
+        self.assertNotIn(">Delete campaign</button>", page.text)
+        result = yield client.post(f"/campaigns/{draft}/delete")
+        self.assertEqual((result.code, result.header("location")),
+                         (303, "/campaigns?notice=campaign-delete"))
+        self.assertEqual((yield self.store.campaigns.get(draft)).state, State.DELETED)
+        listing = yield client.get("/campaigns?notice=campaign-delete")
+        self.assertIn("has been deleted", listing.text)
+        self.assertNotIn(f'href="/campaigns/{draft}"', listing.text)
+        self.assertEqual((yield client.post(f"/campaigns/{running}/delete")).code, 409)
+        self.assertEqual((yield self.store.campaigns.get(running)).state, State.RUNNING)
 
     @defer.inlineCallbacks
     def test_viewer_cannot_move(self):

@@ -42,9 +42,13 @@ OPERATOR_MOVES = {
     Trigger.CANCEL: "Cancel campaign",
 }
 
+#: Moves offered on the campaign page only (the API deletes with DELETE).
+PANEL_MOVES = {**OPERATOR_MOVES, Trigger.DELETE: "Delete campaign"}
+
 NOTICES = {f"campaign-{t.value}": f"The campaign has been told to {t.value}."
            for t in OPERATOR_MOVES}
 NOTICES.update({
+    "campaign-delete": "The campaign has been deleted; its history stays in the audit log.",
     "campaign-confirm-queued": "Confirmation queued: the campaign is validated and its"
                                " contacts are added by the job campaign-actions. This page"
                                " follows it.",
@@ -118,7 +122,7 @@ def moves_for(campaign, now=None):
     if now is not None and campaign.starts_at is not None \
             and campaign.starts_at.timestamp() > now:
         allowed.discard(Trigger.START)
-    return [(t.value, label) for t, label in OPERATOR_MOVES.items() if t in allowed]
+    return [(t.value, label) for t, label in PANEL_MOVES.items() if t in allowed]
 
 
 @routes.route("/campaigns")
@@ -366,7 +370,7 @@ async def campaign_move(web, request, caller, campaign_id, move):
         trigger = Trigger(move)
     except ValueError:
         trigger = None
-    if trigger not in OPERATOR_MOVES:
+    if trigger not in PANEL_MOVES:
         return web.error_page(request, caller, 404, "There is no such campaign action.")
     form = Form(request)
     note = form.text("note", "Note", required=False, max_length=500)
@@ -396,4 +400,6 @@ async def campaign_move(web, request, caller, campaign_id, move):
     except TransitionError as e:
         return await show_campaign(web, request, caller, campaign_id, status=409,
                                    error=str(e))
+    if trigger is Trigger.DELETE:
+        return web.see_other(request, "/campaigns?notice=campaign-delete")
     return web.see_other(request, f"/campaigns/{campaign_id}?notice=campaign-{trigger.value}")
