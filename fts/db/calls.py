@@ -34,10 +34,12 @@ import re
 import attr
 from twisted.internet import defer
 
-#: Outcomes a call can be filtered by: C{calls.outcome}, and C{in_progress}
-#: for calls not ended yet.
+#: Outcomes a call can be filtered by: C{calls.outcome}; C{in_progress} for
+#: calls the PBX accepted that have not ended; C{queued} for calls written
+#: when their contact was claimed, whose Originate the PBX has not accepted
+#: yet (the dialer keeps a few ready ahead of the free channels).
 OUTCOMES = ("answered", "busy", "no_answer", "congestion", "chanunavail", "invalid_number",
-            "failed", "cancelled", "unknown", "in_progress")
+            "failed", "cancelled", "unknown", "in_progress", "queued")
 
 #: Counts stop here.
 COUNT_CAP = 10_000
@@ -88,7 +90,9 @@ class CallFilter:
         clauses = ["campaign_id = %(campaign)s"]
         params = {"campaign": campaign_id}
         if self.outcome == "in_progress":
-            clauses.append("outcome IS NULL")
+            clauses.append("outcome IS NULL AND attempt IS NOT NULL")
+        elif self.outcome == "queued":
+            clauses.append("outcome IS NULL AND attempt IS NULL")
         elif self.outcome is not None:
             clauses.append("outcome = %(outcome)s")
             params["outcome"] = self.outcome
@@ -129,6 +133,16 @@ class CallRow:
     hangup_cause: str | None
     pbx: str | None
 
+    @property
+    def status(self):
+        """
+        The outcome; else C{in_progress} once the PBX accepted the call,
+        C{queued} before.
+        """
+        if self.outcome:
+            return self.outcome
+        return "in_progress" if self.attempt is not None else "queued"
+
     def csv_values(self):
         """
         The row's values in L{CSV_HEADER} order, as text.
@@ -138,7 +152,7 @@ class CallRow:
 
         return (str(self.id), self.number, "yes" if self.is_test else "no",
                 "" if self.attempt is None else str(self.attempt),
-                self.outcome or "in_progress", when(self.originated_at),
+                self.status, when(self.originated_at),
                 when(self.answered_at), when(self.ended_at),
                 "" if self.talk_seconds is None else str(self.talk_seconds),
                 self.amd_verdict or "", self.keys, self.option_key or "",

@@ -78,6 +78,15 @@ class CallsQueryTests(DatabaseTestCase):
         ongoing = yield self.query.page(self.cid, CallFilter(outcome="in_progress"))
         self.assertEqual(ids(ongoing), [self.calls[4]])
         self.assertIsNone(ongoing.items[0].outcome)
+        self.assertEqual(ongoing.items[0].status, "in_progress")
+        # Claimed, its Originate not accepted yet: queued, not in progress.
+        queued_id, _ = yield F.add_call(self.pool, self.cid, self.rows[PHONES[2]], None,
+                                        ended=False, at=F.T0 + timedelta(days=7))
+        queued = yield self.query.page(self.cid, CallFilter(outcome="queued"))
+        self.assertEqual([(c.id, c.status) for c in queued.items], [(queued_id, "queued")])
+        ongoing = yield self.query.page(self.cid, CallFilter(outcome="in_progress"))
+        self.assertEqual(ids(ongoing), [self.calls[4]])
+        yield self.pool.runOperation("DELETE FROM calls WHERE id = %s", (queued_id,))
         number = yield self.query.page(self.cid, CallFilter(phone="2002"))
         self.assertEqual(ids(number), [self.calls[2]])
         window = yield self.query.page(self.cid, CallFilter(

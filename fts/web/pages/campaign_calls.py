@@ -102,7 +102,7 @@ def call_dict(row):
     A call as plain values (the API's item, the page's row).
     """
     return {"id": row.id, "number": row.number, "test_call": row.is_test,
-            "attempt": row.attempt, "outcome": row.outcome or "in_progress",
+            "attempt": row.attempt, "outcome": row.status,
             "originated_at": row.originated_at, "answered_at": row.answered_at,
             "ended_at": row.ended_at, "talk_seconds": row.talk_seconds,
             "amd_verdict": row.amd_verdict, "keys": row.keys, "option_key": row.option_key,
