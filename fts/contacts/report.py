@@ -4,14 +4,16 @@ The rejected-rows reports as CSV, streamed page by page from the database.
 The report is for people and spreadsheets: UTF-8 with a byte order mark
 (so Excel reads it as UTF-8), comma-separated, one line per problem (a row
 with two bad values has two lines).  Cells that a spreadsheet would take as
-a formula (starting with C{= + - @}, tab or carriage return) are prefixed
-with an apostrophe, so an uploaded C{=HYPERLINK(...)} stays text.
+a formula are prefixed with an apostrophe (L{fts.core.spreadsheet}), so an
+uploaded C{=HYPERLINK(...)} stays text.
 """
 
 import csv
 import io
 
 from twisted.internet import defer
+
+from fts.core.spreadsheet import neutralise
 
 CONTACT_HEADER = ("row", "column", "value", "reason", "reason_code", "duplicate_of_row",
                   "record")
@@ -22,14 +24,12 @@ BOM = "\ufeff"
 
 def spreadsheet_safe(value):
     """
-    C{value} as text a spreadsheet will not evaluate.
+    C{value} as text a spreadsheet will not evaluate
+    (L{fts.core.spreadsheet.neutralise}).
     """
     if value is None:
         return ""
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
+    return neutralise(str(value))
 
 
 def _lines(rows):

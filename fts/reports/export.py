@@ -20,17 +20,10 @@ at most C{concurrency} + 1 pages are ever held in memory.
 Consumers: a C{twisted.web} request (the panel and API download), a
 L{FileTarget}, or a L{BytesTarget} (e-mail attachments, bounded).
 
-Formula injection (OWASP "CSV Injection"): a spreadsheet opening the file
-runs a cell starting with C{=}, C{+}, C{-} or C{@} (or with a tab or a
-carriage return) as a formula, and uploaded list columns, DNC list names
-or a PBX's hangup text can hold anything.  Such a cell is written with a
-single quote before it (C{=HYPERLINK(...)} becomes C{'=HYPERLINK(...)}),
-which spreadsheets show as text.  One exception: a value that is only a
-sign then digits and phone punctuation (spaces, parentheses, dots,
-dashes), such as C{+15551234} or C{+1 (555) 010-0200}, cannot call
-anything and is left as it is, so phone numbers stay intact.  The rule is
-L{neutralise} (the header; every cell of the calls CSV of
-L{fts.web.pages.campaign_calls}) and L{neutralise_sql} for the free-text
+Formula injection: cells a spreadsheet would run as formulas get a single
+quote before them, by the one rule of L{fts.core.spreadsheet}: through
+L{neutralise} for the header and every cell of the calls CSV of
+L{fts.web.pages.campaign_calls}, and L{neutralise_sql} for the free-text
 columns PostgreSQL formats (L{fts.db.reports}); the bare columns (digits,
 outcomes, keys, timestamps) can never start a formula.
 """
@@ -38,13 +31,14 @@ outcomes, keys, timestamps) can never start a formula.
 import csv
 import io
 import os
-import re
 from collections import deque
 
 import attr
 from twisted.internet import defer
 from twisted.internet.interfaces import IConsumer, IPushProducer
 from zope.interface import implementer
+
+from fts.core.spreadsheet import PLAIN_NUMBER, neutralise
 
 class ExportStopped(Exception):
     """
@@ -68,26 +62,6 @@ class ExportResult:
     bytes: int
 
 
-#: First characters that make a spreadsheet read a cell as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-#: A signed number or phone number: harmless even though it starts with a
-#: sign (see the module docstring).
-_PLAIN_NUMBER = r"^[+-]?[0-9][0-9 ().-]*$"
-_PLAIN_NUMBER_RE = re.compile(_PLAIN_NUMBER)
-
-
-def neutralise(value):
-    """
-    C{value} (text or L{None}) made safe to open in a spreadsheet: a
-    single quote before a value a spreadsheet would run as a formula (see
-    the module docstring); anything else unchanged.
-    """
-    if value and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER_RE.match(value):
-        return "'" + value
-    return value
-
-
 def neutralise_sql(expression):
     """
     The SQL text expression of L{neutralise} applied to C{expression}
@@ -95,7 +69,7 @@ def neutralise_sql(expression):
     expression only for the rare values it lets through.
     """
     return (f"CASE WHEN left({expression}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r')"
-            f" AND {expression} !~ '{_PLAIN_NUMBER}'"
+            f" AND {expression} !~ '{PLAIN_NUMBER}'"
             f" THEN '''' || {expression} ELSE {expression} END")
 
 

@@ -434,7 +434,7 @@ class ReportTests(ImportTestCase):
         self.assertEqual(rows[0], list(report.CONTACT_HEADER))
         self.assertEqual(rows[1][:5], ["3", "phone", "06 12", "too short: 5 digits, a phone "
                                        "number has at least 9", "invalid_phone"])
-        self.assertEqual(rows[5][:6], ["7", "phone", "'+33 6 12 34 56 78",
+        self.assertEqual(rows[5][:6], ["7", "phone", "+33 6 12 34 56 78",
                                        rows[5][3], "duplicate", "2"])
         self.assertEqual(rows[2][1], "")
 
@@ -452,11 +452,12 @@ class ReportTests(ImportTestCase):
 
     def test_spreadsheet_safe(self):
         """
-        Cells a spreadsheet would evaluate get an apostrophe.
+        Cells a spreadsheet would evaluate get an apostrophe; signed
+        numbers and phone numbers stay as they are.
         """
         self.assertEqual([report.spreadsheet_safe(v) for v in
-                          ["=1+1", "+33", "-2", "@x", "ok", None, 5]],
-                         ["'=1+1", "'+33", "'-2", "'@x", "ok", "", "5"])
+                          ["=1+1", "+33", "-2", "@x", "+1+cmd", "-2+3", "ok", None, 5]],
+                         ["'=1+1", "+33", "-2", "'@x", "'+1+cmd", "'-2+3", "ok", "", "5"])
 
 
 class ThreadPoolTests(ImportTestCase):
