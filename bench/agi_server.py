@@ -2,11 +2,15 @@
 The FTS FastAGI server as a benchmark target (run by bench/agi_sessions.py).
 
 It serves one script, ``bench``: ANSWER, STREAM FILE, WAIT FOR DIGIT,
-SET VARIABLE, HANGUP, written as a real call flow would be (``async def``
-run through ``Deferred.fromCoroutine``).  It prints ``listening <port>`` once
-ready, then runs until killed.
+SET VARIABLE, HANGUP, written as a real call flow would be (``async def``).
+By default the server runs the coroutine itself (``--driver native``, the
+fast path); ``--driver deferred`` wraps it in ``Deferred.fromCoroutine`` and
+``--driver inline`` writes it with ``inlineCallbacks`` (like
+fts.callflow), for comparison.  It prints ``listening <port>`` once ready,
+then runs until killed.
 
     python bench/agi_server.py --port 0 [--cpu 0] [--gc tuned|default]
+        [--driver native|deferred|inline]
 """
 
 import argparse
@@ -22,6 +26,7 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--cpu", type=int, default=None)
     parser.add_argument("--max-sessions", type=int, default=20000)
+    parser.add_argument("--driver", choices=["native", "deferred", "inline"], default="native")
     parser.add_argument("--gc", choices=["tuned", "default"], default="tuned")
     parser.add_argument(
         "--gc-threshold",
@@ -56,7 +61,7 @@ def main():
 
     epollreactor.install()
     from twisted.internet import reactor
-    from twisted.internet.defer import Deferred
+    from twisted.internet.defer import Deferred, inlineCallbacks
 
     from fts.asterisk.agi import FastAGIServerFactory, ScriptRouter
 
@@ -67,14 +72,29 @@ def main():
         await session.set_variable("FTS_RESULT", "done")
         await session.hangup()
 
-    def bench(session):
-        return Deferred.fromCoroutine(bench_flow(session))
+    @inlineCallbacks
+    def inline_flow(session):
+        yield session.answer()
+        yield session.stream_file("beep")
+        yield session.wait_for_digit(60000)
+        yield session.set_variable("FTS_RESULT", "done")
+        yield session.hangup()
 
     async def hangup_flow(session):
         await session.get_variable("FTS_RESULT")
 
-    def hangup(session):
-        return Deferred.fromCoroutine(hangup_flow(session))
+    if options.driver == "native":
+        bench, hangup = bench_flow, hangup_flow
+    elif options.driver == "deferred":
+
+        def bench(session):
+            return Deferred.fromCoroutine(bench_flow(session))
+
+        def hangup(session):
+            return Deferred.fromCoroutine(hangup_flow(session))
+
+    else:
+        bench, hangup = inline_flow, hangup_flow
 
     factory = FastAGIServerFactory(
         ScriptRouter({"bench": bench}, h_extension=hangup),

@@ -25,7 +25,12 @@ Phases (each on a fresh server process):
 
 ``--server floor`` runs the same load against a bare Twisted protocol that
 sends the five commands with no parsing or session (bench/agi_floor_server.py):
-the cost of Twisted's TCP transport alone, for comparison.
+the cost of Twisted's TCP transport alone, for comparison (``floor-direct``
+writes to the socket the way the FTS protocol does: the comparable floor).
+``--driver`` picks how the FTS server runs its ``async def`` script: by its
+own coroutine driver (``native``, the default), through
+``Deferred.fromCoroutine`` (``deferred``), or written with
+``inlineCallbacks`` (``inline``, like fts.callflow).
 
 Output: ``metric: value unit`` lines.
 
@@ -416,6 +421,12 @@ def main():
         default="fts",
         help="fts, or the bare-Twisted floor (bench/agi_floor_server.py) for comparison",
     )
+    parser.add_argument(
+        "--driver",
+        choices=["native", "deferred", "inline"],
+        default="native",
+        help="how the fts server runs the script (see bench/agi_server.py)",
+    )
     parser.add_argument("--gc-log", action="store_true", help="server prints long collections")
     parser.add_argument("--gc-threshold", default=None, help="server gc thresholds a,b,c")
     options = parser.parse_args()
@@ -429,6 +440,8 @@ def main():
     extra = ["--gc", options.gc] + (["--gc-log"] if options.gc_log else [])
     if options.gc_threshold:
         extra += ["--gc-threshold", options.gc_threshold]
+    if options.server == "fts":
+        extra += ["--driver", options.driver]
     cpu = 0 if options.pin else None
     if options.phase in ("all", "throughput"):
         server, port = start_server(cpu, extra, options.server)

@@ -9,7 +9,8 @@ The FastAGI server side of FTS.
   - L{deadlines}: cheap coarse timeouts shared by all sessions.
   - L{protocol}: the Twisted protocol shell.
   - L{router}: script name to call-flow function.
-  - L{server}: the factory (routing, session limit, counters).
+  - L{server}: the factory (routing, session limit, counters), and the
+    driver that runs C{async def} scripts without a Deferred per step.
   - L{errors}: what verbs fail with.
 """
 

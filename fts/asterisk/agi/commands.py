@@ -8,7 +8,6 @@ import attr
 from twisted.internet.defer import Deferred
 
 from fts.asterisk.agi.errors import AGICommandFailed, AGIProtocolError
-from fts.asterisk.agi.wire import Reply
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -63,44 +62,62 @@ class AlwaysQuoted:
         self.value = value
 
 
-class Command:
+class Command(Deferred):
     """
-    One command, queued or in flight.
+    One command, queued or in flight.  It is also the Deferred its verb
+    returns, so a verb allocates one object, not two.
+
+    A script run by the server's own coroutine driver
+    (L{fts.asterisk.agi.server}) that awaits a command registers itself as
+    the command's C{waiter}: the session then hands it the outcome directly
+    (C{waiter.send(value)} / C{waiter.throw(error)}) instead of going
+    through the Deferred's callback chain; the Deferred is then left as
+    C{inlineCallbacks} leaves what it awaited (fired, its result consumed:
+    C{None}), with no L{Failure} made for an error.  Anything that adds
+    callbacks (C{inlineCallbacks}, L{Deferred.fromCoroutine},
+    C{addCallback}) gets the usual Deferred behaviour.
     """
 
-    __slots__ = (
-        "session",
-        "line",
-        "deferred",
-        "convert",
-        "live",
-        "timeout",
-        "ticket",
-        "minus_one",
-    )
+    _canceller = None
+    #: The coroutine driver awaiting this command directly, or None.
+    waiter = None
+    #: When its timeout (or, after a -1 result, its hang-up grace) passes,
+    #: from the moment it is sent.
+    due = None
 
     def __init__(self, session, line, convert, live, timeout, minus_one):
+        # Deferred.__init__, minus the canceller (a class attribute).
+        self._callbacks = []
+        if self.debug:
+            Deferred.__init__(self)
         self.session = session
         self.line = line
-        self.deferred = Deferred()
         self.convert = convert
         self.live = live
         self.timeout = timeout
-        # The Deadlines ticket while a deadline is pending, else None.
-        self.ticket = None
         # The -1 reply while waiting for the HANGUP notice, True when a -1
         # result may mean hang-up, False when it may not.
         self.minus_one = minus_one
 
-    def _deadline_passed(self):
+    def cancel(self):
         """
-        Its timeout or hang-up grace ran out (L{Deadlines} calls this).
+        Cancel like any Deferred; a script awaiting it directly gets the
+        L{CancelledError} at its C{await}, as under C{inlineCallbacks}.
         """
-        self.ticket = None
-        if type(self.minus_one) is Reply:
-            self.session._grace_over(self)
-        else:
-            self.session._timed_out(self)
+        waiter = self.waiter
+        if waiter is not None and not self.called:
+            self.waiter = None
+            self.addErrback(waiter._failed)
+        Deferred.cancel(self)
+
+    def __await__(self):
+        if self.called:
+            return (yield from Deferred.__iter__(self))
+        # Whoever runs the coroutine sends the result (or throws the error)
+        # in here: the server's driver, or Twisted's inlineCallbacks loop.
+        return (yield self)
+
+    __iter__ = __await__
 
     @property
     def text(self):
@@ -137,10 +154,18 @@ def to_number(reply):
         raise AGIProtocolError("result is not a number: %r" % (reply.result,), None, reply)
 
 
+#: The results of a key press (or none) as what to_digit returns.
+_DIGITS = {"0": None}
+_DIGITS.update((str(ord(key)), key) for key in "0123456789*#ABCD")
+
+
 def to_digit(reply):
     """
     An ASCII code as its character, 0 as C{None}, below 0 an error.
     """
+    result = reply.result
+    if result in _DIGITS:
+        return _DIGITS[result]
     code = to_number(reply)
     if code == 0:
         return None
@@ -156,6 +181,9 @@ def to_stream(reply):
     """
     STREAM FILE: C{(digit or None, endpos)}.
     """
+    result = reply.result
+    if result in _DIGITS:
+        return (_DIGITS[result], reply.endpos)
     return (to_digit(reply), reply.endpos)
 
 

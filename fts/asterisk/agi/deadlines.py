@@ -7,6 +7,11 @@ command costs several microseconds and a few hundred bytes; here a timeout
 is an entry in a per-tick bucket (a set add, and a set discard to cancel),
 and the reactor holds one timer for the earliest bucket.  Timeouts fire up
 to one tick late, which is fine for timeouts measured in seconds.
+
+An entry with a succession of short-lived deadlines (an AGI session, one
+command after another) can keep a single ticket: it schedules again only
+when a new deadline is earlier than its ticket (L{Deadlines.slot}), and when
+the ticket fires it checks what is actually due and schedules the rest.
 """
 
 import heapq
@@ -24,7 +29,15 @@ class Deadlines:
     L{schedule} returns and hands it to L{cancel}).
     """
 
-    __slots__ = ("_clock", "_per_second", "_buckets", "_slots", "_timer", "_timer_slot")
+    __slots__ = (
+        "_clock",
+        "seconds",
+        "per_second",
+        "_buckets",
+        "_slots",
+        "_timer",
+        "_timer_slot",
+    )
 
     def __init__(self, clock, tick=0.1):
         """
@@ -32,7 +45,11 @@ class Deadlines:
         @param tick: the resolution in seconds.
         """
         self._clock = clock
-        self._per_second = 1.0 / tick
+        #: The clock's C{seconds} (the current time).
+        self.seconds = clock.seconds
+        #: Ticks per second: ticket C{n} fires once C{n / per_second} has
+        #: passed.
+        self.per_second = 1.0 / tick
         self._buckets = {}
         self._slots = []
         self._timer = None
@@ -57,7 +74,24 @@ class Deadlines:
 
         @return: a ticket for L{cancel}.
         """
-        slot = int((self._clock.seconds() + delay) * self._per_second) + 1
+        return self.schedule_at(entry, self._clock.seconds() + delay)
+
+    def slot(self, when):
+        """
+        The ticket L{schedule_at} would give for C{when}: tickets compare
+        like the times they fire at, so an entry that already holds a ticket
+        no later than C{slot(when)} need not schedule again.
+        """
+        return int(when * self.per_second) + 1
+
+    def schedule_at(self, entry, when):
+        """
+        Arrange for C{entry._deadline_passed()} once the clock has passed
+        C{when} (a time of the clock's C{seconds()}).
+
+        @return: a ticket for L{cancel}.
+        """
+        slot = int(when * self.per_second) + 1
         bucket = self._buckets.get(slot)
         if bucket is None:
             self._buckets[slot] = {entry}
@@ -93,13 +127,13 @@ class Deadlines:
         if timer is not None and timer.active():
             timer.cancel()
         self._timer_slot = slot
-        delay = max(0.0, slot / self._per_second - self._clock.seconds())
+        delay = max(0.0, slot / self.per_second - self._clock.seconds())
         self._timer = self._clock.callLater(delay, self._fire)
 
     def _fire(self):
         self._timer = None
         self._timer_slot = None
-        now = int(self._clock.seconds() * self._per_second)
+        now = int(self._clock.seconds() * self.per_second)
         slots = self._slots
         buckets = self._buckets
         while slots and slots[0] <= now:

@@ -23,7 +23,9 @@ def _scripts(value):
 @attr.s(frozen=True, slots=True)
 class ScriptRouter:
     """
-    Map C{agi_network_script} names to functions C{f(session) -> Deferred}.
+    Map C{agi_network_script} names to functions C{f(session)} returning a
+    Deferred, or C{async def} functions (their coroutine is run by the
+    server's own driver: the fast path).
 
     @ivar scripts: script name (the URL path without slashes) to function.
     @ivar h_extension: the function for C{h}-extension sessions, or C{None}

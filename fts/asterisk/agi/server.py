@@ -11,17 +11,28 @@ limit, so a refusal is a sign of overload, logged as a warning.
 C{h}-extension sessions are never refused: they are short and they carry
 the call's final bookkeeping.
 
+A script is a function of the session.  It may return a Deferred (an
+C{inlineCallbacks} function, say) or a coroutine: an C{async def} script is
+run by L{_ScriptDriver}, which hands each awaited verb its result directly
+instead of going through a Deferred callback chain per verb (what
+L{Deferred.fromCoroutine} would do); that is most of the cost of a short
+session.  Anything else is taken as an already finished script.
+
 Wire it into the service tree with, for example::
 
     factory = FastAGIServerFactory(router, reactor)
     strports.service("tcp:4573:interface=127.0.0.1", factory)
 """
 
+from types import CoroutineType
+
 import attr
-from twisted.internet.defer import maybeDeferred
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
+from fts.asterisk.agi.commands import Command
 from fts.asterisk.agi.deadlines import Deadlines
 from fts.asterisk.agi.errors import AGIError, AGIHangup
 from fts.asterisk.agi.protocol import FastAGIProtocol
@@ -154,9 +165,20 @@ class FastAGIServerFactory(Factory):
             return session
         self.active += 1
         self.total += 1
-        d = maybeDeferred(script, session)
-        d.addErrback(self._script_failed, name, session)
-        d.addBoth(self._script_ended, session)
+        try:
+            result = script(session)
+        except BaseException:
+            result = fail()
+        if type(result) is CoroutineType:
+            # async def: run by our driver (see _ScriptDriver).
+            _ScriptDriver(self, name, session, result).send(None)
+            return session
+        if isinstance(result, Failure):
+            result = fail(result)
+        elif not isinstance(result, Deferred):
+            result = succeed(result)
+        result.addErrback(self._script_failed, name, session)
+        result.addBoth(self._script_ended, session)
         return session
 
     def _script_failed(self, failure, name, session):
@@ -204,4 +226,108 @@ class FastAGIServerFactory(Factory):
 
     def _script_ended(self, ignored, session):
         self.active -= 1
-        session.close()
+        session._close()
+
+    def _script_raised(self, error, name, session):
+        """
+        A coroutine script ended with C{error}: log it like L{_script_failed}
+        (a L{Failure} is only built for a crash, whose traceback is logged).
+        """
+        try:
+            if isinstance(error, AGIError):
+                self._log_failure(_Caught(error), name, session)
+            else:
+                failure = Failure(error, type(error), error.__traceback__)
+                try:
+                    self._log_failure(failure, name, session)
+                finally:
+                    failure.cleanFailure()
+        finally:
+            error.__traceback__ = None
+        self._script_ended(None, session)
+
+
+class _Caught:
+    """
+    The part of a L{Failure} that L{FastAGIServerFactory._log_failure} uses
+    for an L{AGIError} (no traceback to capture).
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def check(self, *kinds):
+        for kind in kinds:
+            if isinstance(self.value, kind):
+                return kind
+        return None
+
+
+class _ScriptDriver:
+    """
+    Runs one coroutine script: sends each awaited result into it and throws
+    each error, like L{Deferred.fromCoroutine} but without a Deferred per
+    step when the script awaits a verb of its session (an
+    L{fts.asterisk.agi.commands.Command}): the session calls L{send} or
+    L{throw} when the reply is in.  Any other Deferred is awaited through
+    its callbacks.
+    """
+
+    __slots__ = ("_server", "_name", "_session", "_coroutine")
+
+    def __init__(self, server, name, session, coroutine):
+        self._server = server
+        self._name = name
+        self._session = session
+        self._coroutine = coroutine
+
+    def send(self, value):
+        """
+        Resume the script with C{value} as the result of its C{await}.
+        """
+        try:
+            awaited = self._coroutine.send(value)
+        except StopIteration:
+            self._server._script_ended(None, self._session)
+        except BaseException as e:
+            self._server._script_raised(e, self._name, self._session)
+        else:
+            if type(awaited) is Command and awaited.waiter is None and not awaited._callbacks:
+                # A verb: the session resumes us when its reply is in.
+                awaited.waiter = self
+            else:
+                self._wait(awaited)
+
+    def throw(self, error):
+        """
+        Raise C{error} in the script at its C{await}.
+        """
+        try:
+            awaited = self._coroutine.throw(error)
+        except StopIteration:
+            self._server._script_ended(None, self._session)
+        except BaseException as e:
+            self._server._script_raised(e, self._name, self._session)
+        else:
+            self._wait(awaited)
+
+    def _wait(self, awaited):
+        if type(awaited) is Command and awaited.waiter is None and not awaited._callbacks:
+            awaited.waiter = self
+        elif isinstance(awaited, Deferred):
+            awaited.addCallbacks(self.send, self._failed)
+        else:
+            self.throw(
+                TypeError(
+                    "a FastAGI script may only await Deferreds (and what yields "
+                    "them), not %r" % (awaited,)
+                )
+            )
+
+    def _failed(self, failure):
+        error = failure.value
+        if failure.tb is not None and error.__traceback__ is None:
+            error = error.with_traceback(failure.tb)
+        self.throw(error)

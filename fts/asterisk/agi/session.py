@@ -30,6 +30,13 @@ Hang-up handling follows what a real Asterisk 22 sends (see the transcripts):
 Every verb has a timeout on the injected clock.  A reply that never comes
 fails the verb with L{AGITimeout} and closes the connection, because a late
 reply could otherwise be taken for the answer to a later command.
+
+The hot path, per verb: the verb's Deferred is the queued
+L{fts.asterisk.agi.commands.Command} itself; its line comes from a cache
+of encoded lines when the arguments are plain text; the session holds one
+timeout ticket (L{Deadlines}) for all its commands and its close, moved only
+when a new deadline is earlier; and a coroutine script run by the server's
+driver is resumed directly with the result (no callback chain).
 """
 
 from twisted.internet.defer import Deferred, fail, succeed
@@ -76,6 +83,51 @@ __all__ = ["AGISession", "SessionSettings"]
 
 log = Logger()
 
+#: Encoded command lines by verb and plain-text arguments: the same prompts,
+#: variables and applications come back call after call.  Emptied when full.
+_LINES = {}
+_WAIT_LINES = {}
+_NEVER = float("inf")
+_LINES_LIMIT = 4096
+# Longer lines (a variable set to a long text, say) are not kept.
+_LINES_LONGEST = 200
+
+
+def _remember(cache, key, line):
+    if len(line) > _LINES_LONGEST:
+        return
+    if len(cache) >= _LINES_LIMIT:
+        cache.clear()
+    cache[key] = line
+
+
+def _fire(cmd, value, error):
+    """
+    Deliver a command's outcome: to the coroutine driver awaiting it
+    directly, and through the Deferred to anyone who added callbacks.
+    """
+    waiter = cmd.waiter
+    if waiter is None:
+        if error is None:
+            cmd.callback(value)
+        else:
+            cmd.errback(error)
+        return
+    cmd.waiter = None
+    if cmd._callbacks:
+        # Someone else listens too: fire it for them.
+        if error is None:
+            cmd.callback(value)
+        else:
+            cmd.errback(error)
+    else:
+        cmd.called = True
+        cmd.result = None
+    if error is None:
+        waiter.send(value)
+    else:
+        waiter.throw(error)
+
 
 class AGISession:
     """
@@ -96,7 +148,8 @@ class AGISession:
         "_queue",
         "_hangup_waiters",
         "_close_waiters",
-        "_close_ticket",
+        "_close_due",
+        "_ticket",
     )
 
     def __init__(self, environment, transport, deadlines, settings=DEFAULT_SETTINGS):
@@ -125,7 +178,11 @@ class AGISession:
         self._queue = None
         self._hangup_waiters = None
         self._close_waiters = None
-        self._close_ticket = None
+        # When the close timeout passes (set by close(); _NEVER once acted on).
+        self._close_due = None
+        # The one Deadlines ticket of this session, or None.  It may be
+        # earlier than anything now due (see _deadline_passed).
+        self._ticket = None
 
     def __repr__(self):
         return "<AGISession %s %s>" % (self.environment.network_script, self._where())
@@ -196,10 +253,17 @@ class AGISession:
             (a one-character str) or C{None} if the prompt played to its end,
             and the sample offset where playback stopped.
         """
+        if type(name) is str and type(escape_digits) is str and not offset:
+            key = ("STREAM FILE", name, escape_digits)
+            line = _LINES.get(key)
+            if line is not None:
+                return self._submit(line, to_stream, True, timeout, True, True)
+        else:
+            key = None
         args = [name, AlwaysQuoted(escape_digits)]
         if offset:
             args.append(int(offset))
-        return self._verb("STREAM FILE", args, to_stream, True, timeout, True, True)
+        return self._verb("STREAM FILE", args, to_stream, True, timeout, True, True, key)
 
     def get_data(self, name, timeout_ms, max_digits, timeout=None):
         """
@@ -225,9 +289,11 @@ class AGISession:
                 timeout = self._settings.media_timeout
             else:
                 timeout = timeout_ms / 1000.0 + self._settings.command_timeout
-        return self._verb(
-            "WAIT FOR DIGIT", [timeout_ms], to_digit, True, timeout, True, True
-        )
+        line = _WAIT_LINES.get(timeout_ms)
+        if line is None:
+            line = b"WAIT FOR DIGIT %d\n" % (timeout_ms,)
+            _remember(_WAIT_LINES, timeout_ms, line)
+        return self._submit(line, to_digit, True, timeout, True, True)
 
     def get_variable(self, name, timeout=None):
         """
@@ -235,8 +301,12 @@ class AGISession:
 
         @return: Deferred firing with the value, or C{None} when unset.
         """
+        key = ("GET VARIABLE", name) if type(name) is str else None
+        line = _LINES.get(key)
+        if line is not None:
+            return self._submit(line, to_variable, False, timeout, False, False)
         return self._verb(
-            "GET VARIABLE", [name], to_variable, False, timeout, False, False
+            "GET VARIABLE", [name], to_variable, False, timeout, False, False, key
         )
 
     def get_full_variable(self, expression, timeout=None):
@@ -256,8 +326,15 @@ class AGISession:
         SET VARIABLE, the value quoted once.  Works on a dead channel.
         Fires with C{None}.
         """
+        if type(name) is str and type(value) is str:
+            key = ("SET VARIABLE", name, value)
+            line = _LINES.get(key)
+            if line is not None:
+                return self._submit(line, to_none, False, timeout, False, False)
+        else:
+            key = None
         return self._verb(
-            "SET VARIABLE", [name, value], to_none, False, timeout, False, False
+            "SET VARIABLE", [name, value], to_none, False, timeout, False, False, key
         )
 
     def exec_(self, application, *args, live=False, timeout=None):
@@ -276,8 +353,12 @@ class AGISession:
         """
         words = [application]
         if args:
-            words.append(",".join(str(a) for a in args))
-        return self._verb("EXEC", words, to_exec, live, timeout, True, True)
+            words.append(",".join([str(a) for a in args]))
+        key = ("EXEC",) + tuple(words) if type(application) is str else None
+        line = _LINES.get(key)
+        if line is not None:
+            return self._submit(line, to_exec, live, timeout, True, True)
+        return self._verb("EXEC", words, to_exec, live, timeout, True, True, key)
 
     def say_digits(self, digits, escape_digits="", timeout=None):
         """
@@ -372,28 +453,43 @@ class AGISession:
 
         @return: L{when_closed}.
         """
+        self._close()
+        return self.when_closed()
+
+    def _close(self):
+        """
+        L{close} without making a Deferred nobody waits on (the server's
+        end of a script).
+        """
         if self._closed is None:
             self._closed = (AGISessionClosed, "the AGI session was closed")
-            self._fail_queue(lambda cmd: True, AGISessionClosed, "the AGI session was closed")
-        if not self._ended and self._close_ticket is None:
-            self._close_ticket = self._deadlines.schedule(self, self._settings.close_timeout)
+            if self._queue:
+                self._fail_queue(lambda cmd: True, AGISessionClosed, "the AGI session was closed")
+        if not self._ended and self._close_due is None:
+            due = self._close_due = self._deadlines.seconds() + self._settings.close_timeout
+            self._arm(due)
             transport = self._transport
             lose_write = getattr(transport, "loseWriteConnection", None)
             if lose_write is not None:
                 lose_write()
             else:
                 transport.loseConnection()
-        return self.when_closed()
 
     # -- sending -------------------------------------------------------------
 
-    def _verb(self, name, args, convert, live, timeout, minus_one, media):
+    def _verb(self, name, args, convert, live, timeout, minus_one, media, key=None):
+        """
+        Encode and submit a command; with C{key}, remember the line for the
+        next verb with the same key (see L{_LINES}).
+        """
         try:
             line = encode_line(
                 name, *[quote(a.value, True) if type(a) is AlwaysQuoted else quote(a) for a in args]
             )
         except ValueError as e:
             return fail(e)
+        if key is not None:
+            _remember(_LINES, key, line)
         return self._submit(line, convert, live, timeout, minus_one, media)
 
     def _submit(self, line, convert, live, timeout, minus_one, media):
@@ -422,31 +518,56 @@ class AGISession:
             self._queue = [cmd]
         else:
             self._queue.append(cmd)
-        return cmd.deferred
+        return cmd
 
     def _start(self, cmd):
         self._current = cmd
-        cmd.ticket = self._deadlines.schedule(cmd, cmd.timeout)
+        deadlines = self._deadlines
+        due = cmd.due = deadlines.seconds() + cmd.timeout
+        ticket = self._ticket
+        if ticket is None:
+            self._ticket = deadlines.schedule_at(self, due)
+        elif ticket > due * deadlines.per_second:
+            # (A ticket no later than that is no later than slot(due).)
+            self._arm(due)
         self._transport.write(cmd.line)
+
+    def _arm(self, due):
+        """
+        Make sure the session's ticket fires no later than C{due}.  A command
+        that completes leaves the ticket in place: the next command usually
+        needs it anyway, and scheduling is what costs.
+        """
+        deadlines = self._deadlines
+        ticket = self._ticket
+        if ticket is not None:
+            if ticket <= deadlines.slot(due):
+                return
+            deadlines.cancel(self, ticket)
+        self._ticket = deadlines.schedule_at(self, due)
 
     def _complete(self, cmd, value=None, error=None):
         """
         Finish the current command: send the next queued one, then fire.
         """
         self._current = None
-        ticket = cmd.ticket
-        if ticket is not None:
-            cmd.ticket = None
-            self._deadlines.cancel(cmd, ticket)
         queue = self._queue
         if queue:
             self._start(queue.pop(0))
         if error is None:
-            cmd.deferred.callback(value)
-        else:
-            if error.command is None:
-                error.command = cmd.text
-            cmd.deferred.errback(error)
+            waiter = cmd.waiter
+            if waiter is not None and not cmd._callbacks:
+                # The usual case: a coroutine script awaits this verb.  The
+                # Deferred ends up as if awaited through inlineCallbacks:
+                # fired, its result consumed.
+                cmd.waiter = None
+                cmd.called = True
+                cmd.result = None
+                waiter.send(value)
+                return
+        elif error.command is None:
+            error.command = cmd.text
+        _fire(cmd, value, error)
 
     def _fail_queue(self, which, kind, message):
         queue = self._queue
@@ -457,7 +578,7 @@ class AGISession:
             return
         self._queue = [cmd for cmd in queue if not which(cmd)] or None
         for cmd in failing:
-            cmd.deferred.errback(kind(message, cmd.text))
+            _fire(cmd, None, kind(message, cmd.text))
 
     # -- receiving (called by the protocol) ------------------------------------
 
@@ -480,9 +601,8 @@ class AGISession:
                     return
                 # Wait for the HANGUP notice that normally follows.
                 cmd.minus_one = item
-                deadlines = self._deadlines
-                deadlines.cancel(cmd, cmd.ticket)
-                cmd.ticket = deadlines.schedule(cmd, self._settings.hangup_grace)
+                due = cmd.due = self._deadlines.seconds() + self._settings.hangup_grace
+                self._arm(due)
                 return
             try:
                 value = cmd.convert(item)
@@ -529,7 +649,8 @@ class AGISession:
         if self._hung_up:
             return
         self._hung_up = True
-        self._fail_queue(lambda cmd: cmd.live, AGIHangup, "the channel has hung up")
+        if self._queue:
+            self._fail_queue(lambda cmd: cmd.live, AGIHangup, "the channel has hung up")
         cmd = self._current
         if cmd is not None and type(cmd.minus_one) is Reply:
             self._complete(cmd, error=AGIHangup("the channel hung up", None, cmd.minus_one))
@@ -561,16 +682,41 @@ class AGISession:
 
     def _deadline_passed(self):
         """
-        The close timeout passed (L{Deadlines} calls this).
+        The session's ticket fired (L{Deadlines} calls this): act on the
+        command's timeout or hang-up grace and on the close timeout if they
+        have passed, and schedule again for what is still to come.
         """
-        self._close_ticket = None
-        log.info(
-            "Asterisk did not close the AGI connection within {timeout}s of our "
-            "half-close on {where}; aborting it",
-            timeout=self._settings.close_timeout,
-            where=self._where(),
-        )
-        self._abort()
+        self._ticket = None
+        if self._ended:
+            return
+        now = self._deadlines.seconds()
+        cmd = self._current
+        if cmd is not None and now >= cmd.due:
+            if type(cmd.minus_one) is Reply:
+                self._grace_over(cmd)
+            else:
+                self._timed_out(cmd)
+            if self._ended:
+                return
+        close_due = self._close_due
+        if close_due is not None and now >= close_due:
+            self._close_due = _NEVER
+            log.info(
+                "Asterisk did not close the AGI connection within {timeout}s of our "
+                "half-close on {where}; aborting it",
+                timeout=self._settings.close_timeout,
+                where=self._where(),
+            )
+            self._abort()
+            return
+        if self._ended or self._ticket is not None:
+            return
+        cmd = self._current
+        due = cmd.due if cmd is not None else _NEVER
+        if close_due is not None and close_due < due:
+            due = close_due
+        if due != _NEVER:
+            self._arm(due)
 
     def _abort(self):
         transport = self._transport
@@ -589,11 +735,12 @@ class AGISession:
         self._ended = True
         message = "the AGI connection closed"
         self._closed = (AGIConnectionLost, message)
-        ticket = self._close_ticket
+        ticket = self._ticket
         if ticket is not None:
-            self._close_ticket = None
+            self._ticket = None
             self._deadlines.cancel(self, ticket)
-        self._fail_queue(lambda c: True, AGIConnectionLost, message)
+        if self._queue:
+            self._fail_queue(lambda c: True, AGIConnectionLost, message)
         cmd = self._current
         if cmd is not None:
             self._complete(cmd, error=AGIConnectionLost(message))

@@ -19,6 +19,11 @@ embedded quotes and backslashes.
 
 Text is decoded as UTF-8; undecodable bytes become U+FFFD, so odd caller-id
 bytes reach the call flow as text that can still be stored and logged.
+
+For speed, a usual environment block (every line C{agi_name: value}) is
+checked with one regular expression and kept as text until it is used as a
+mapping (the typed accessors find their line in it); the common replies are
+prebuilt and other C{200} replies are remembered (they are immutable).
 """
 
 import re
@@ -67,12 +72,17 @@ class Environment(Mapping):
     mapping of C{str} to C{str} (keys keep their C{agi_} prefix), plus typed
     accessors for the ones FTS uses.  An accessor for a variable Asterisk did
     not send gives C{""}.
+
+    The parser hands over a well-formed block as its text: the typed
+    accessors find their line in it, and the dict is only built the first
+    time the environment is used as a mapping.  Most sessions never need it.
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_values", "_text")
 
     def __init__(self, values=()):
         self._values = dict(values)
+        self._text = None
 
     @classmethod
     def _adopt(cls, values):
@@ -81,58 +91,103 @@ class Environment(Mapping):
         """
         self = cls.__new__(cls)
         self._values = values
+        self._text = None
         return self
 
+    @classmethod
+    def _of_text(cls, text):
+        """
+        Wrap the decoded block C{text}: C{"\\n"} then lines C{agi_key: value}
+        joined by C{"\\n"}, every one of them known to be well formed.
+        """
+        self = cls.__new__(cls)
+        self._values = None
+        self._text = text
+        return self
+
+    def _dict(self):
+        values = self._values
+        if values is None:
+            values = {}
+            for line in self._text[1:].split("\n"):
+                key, _, value = line.partition(":")
+                values[key] = value[1:] if value[:1] == " " else value
+            self._values = values
+            self._text = None
+        return values
+
+    def _get(self, needle):
+        """
+        The value of the variable whose line starts with C{needle}
+        (C{"\\nagi_key:"}), or C{None}.
+        """
+        values = self._values
+        if values is not None:
+            return values.get(needle[1:-1])
+        text = self._text
+        # The last one wins, as in the dict.
+        start = text.rfind(needle)
+        if start < 0:
+            return None
+        start += len(needle)
+        if text[start : start + 1] == " ":
+            start += 1
+        end = text.find("\n", start)
+        return text[start:] if end < 0 else text[start:end]
+
     def __getitem__(self, key):
-        return self._values[key]
+        return self._dict()[key]
 
     def __iter__(self):
-        return iter(self._values)
+        return iter(self._dict())
 
     def __len__(self):
-        return len(self._values)
+        return len(self._dict())
 
     def __contains__(self, key):
-        return key in self._values
+        return key in self._dict()
 
     def get(self, key, default=None):
-        return self._values.get(key, default)
+        return self._dict().get(key, default)
 
     def __eq__(self, other):
         if isinstance(other, Environment):
-            return self._values == other._values
+            return self._dict() == other._dict()
         return Mapping.__eq__(self, other)
 
     __hash__ = None
 
     def __repr__(self):
-        return "Environment(%r)" % (self._values,)
+        return "Environment(%r)" % (self._dict(),)
 
-    def _text(key):  # noqa: N805 - builds properties below
+    def _text_of(key):  # noqa: N805 - builds properties below
+        needle = "\n" + key + ":"
+
         def read(self):
-            return self._values.get(key, "")
+            value = self._get(needle)
+            return "" if value is None else value
 
         read.__name__ = key[4:]
         read.__doc__ = "C{%s}, or C{\"\"} when Asterisk did not send it." % (key,)
         return property(read)
 
-    network = _text("agi_network")
-    network_script = _text("agi_network_script")
-    request = _text("agi_request")
-    channel = _text("agi_channel")
-    language = _text("agi_language")
-    type = _text("agi_type")
-    uniqueid = _text("agi_uniqueid")
-    version = _text("agi_version")
-    callerid = _text("agi_callerid")
-    calleridname = _text("agi_calleridname")
-    dnid = _text("agi_dnid")
-    rdnis = _text("agi_rdnis")
-    context = _text("agi_context")
-    extension = _text("agi_extension")
-    accountcode = _text("agi_accountcode")
-    threadid = _text("agi_threadid")
-    del _text
+    network = _text_of("agi_network")
+    network_script = _text_of("agi_network_script")
+    request = _text_of("agi_request")
+    channel = _text_of("agi_channel")
+    language = _text_of("agi_language")
+    type = _text_of("agi_type")
+    uniqueid = _text_of("agi_uniqueid")
+    version = _text_of("agi_version")
+    callerid = _text_of("agi_callerid")
+    calleridname = _text_of("agi_calleridname")
+    dnid = _text_of("agi_dnid")
+    rdnis = _text_of("agi_rdnis")
+    context = _text_of("agi_context")
+    extension = _text_of("agi_extension")
+    accountcode = _text_of("agi_accountcode")
+    threadid = _text_of("agi_threadid")
+    del _text_of
 
     @property
     def priority(self):
@@ -140,7 +195,7 @@ class Environment(Mapping):
         C{agi_priority} as an C{int}, or C{None} when missing or not a number.
         """
         try:
-            return int(self._values.get("agi_priority", ""))
+            return int(self._get("\nagi_priority:") or "")
         except ValueError:
             return None
 
@@ -150,11 +205,10 @@ class Environment(Mapping):
         The AGI() application arguments C{agi_arg_1}, C{agi_arg_2}, ... as a
         tuple, in order, up to the first missing number.
         """
-        values = self._values
         result = []
         n = 1
         while True:
-            value = values.get("agi_arg_%d" % (n,))
+            value = self._get("\nagi_arg_%d:" % (n,))
             if value is None:
                 return tuple(result)
             result.append(value)
@@ -166,7 +220,12 @@ class Environment(Mapping):
         C{True} for the connection Asterisk opens from the C{h} extension
         after the call ended: its channel is dead from the start.
         """
-        return self._values.get("agi_extension") == "h"
+        return self._get("\nagi_extension:") == "h"
+
+
+# A line of the block that is not "agi_<lower-case name>:": such a block takes
+# the line-by-line path, which reports the line.
+_UNUSUAL_LINE = re.compile(r"\n(?!agi_[a-z0-9_]*:)")
 
 
 # Keys are a small fixed set and the values of these keys repeat from call
@@ -341,6 +400,9 @@ _EMPTY_EXTRAS = MappingProxyType({})
 _COMMON = {b"HANGUP": HANGUP_NOTICE}
 for _n in range(-2, 10):
     _COMMON[b"200 result=%d" % (_n,)] = Reply(200, str(_n), None, None, _EMPTY_EXTRAS)
+# The keys a callee presses: DTMF 0-9, *, #, A-D as ASCII codes.
+for _n in list(range(48, 58)) + [35, 42, 65, 66, 67, 68]:
+    _COMMON[b"200 result=%d" % (_n,)] = Reply(200, str(_n), None, None, _EMPTY_EXTRAS)
 _COMMON[b"200 result=1 ()"] = Reply(200, "1", "", None, _EMPTY_EXTRAS)
 _COMMON[b"200 result= (timeout)"] = Reply(200, "", "timeout", None, _EMPTY_EXTRAS)
 _COMMON[b"510 Invalid or unknown command"] = InvalidCommand(
@@ -350,6 +412,8 @@ _COMMON[b"511 Command Not Permitted on a dead channel or intercept routine"] = (
     DeadChannel("511 Command Not Permitted on a dead channel or intercept routine")
 )
 del _n
+# The same, as whole reads (line end included).
+_WHOLE = {raw + b"\n": item for raw, item in _COMMON.items()}
 
 
 # result, optional (data) (greedy: data may hold parentheses), then
@@ -358,7 +422,27 @@ _REPLY_200 = re.compile(rb"200 result=([^ ]*)(?: \((.*)\))?((?: +[^ =]+=[^ ]*)*)
 _ENDPOS = re.compile(rb" endpos=(-?[0-9]+)$")
 
 
+# Other 200 replies seen recently (the same prompt gives the same endpos
+# call after call), to their item; emptied when full.
+_SEEN = {}
+_SEEN_LIMIT = 2048
+# Longer replies (variable values, say) are not worth keeping.
+_SEEN_LONGEST = 64
+
+
 def _parse_200(raw):
+    item = _SEEN.get(raw)
+    if item is not None:
+        return item
+    item = _parse_200_line(raw)
+    if type(item) is Reply and len(raw) <= _SEEN_LONGEST:
+        if len(_SEEN) >= _SEEN_LIMIT:
+            _SEEN.clear()
+        _SEEN[raw] = item
+    return item
+
+
+def _parse_200_line(raw):
     match = _REPLY_200.match(raw)
     if match is None:
         return _error(_why_not_200(raw), raw)
@@ -444,6 +528,11 @@ class AGIParser:
         """
         Add bytes and return the list of items they complete.
         """
+        if self._env is None and self._usage is None and not (self._buffer or self._skipping):
+            item = _WHOLE.get(data)
+            if item is not None:
+                # The usual read: one common reply, whole.
+                return [item]
         if self._buffer:
             data = self._buffer + data
             self._buffer = b""
@@ -490,13 +579,23 @@ class AGIParser:
         env = {}
         if block:
             try:
-                lines = block.decode().split("\n")
+                text = "\n" + block.decode()
             except UnicodeDecodeError:
+                text = None
+            if text is not None and _UNUSUAL_LINE.search(text) is None:
+                # The usual block: every line "agi_name: value".
+                self._env = None
+                out.append(Environment._of_text(text))
+                rest = data[end + 1 :]
+                if rest:
+                    out.extend(self.feed(rest))
+                return out
+            if text is None:
                 for raw in block.split(b"\n"):
                     _environment_line(_decode(raw), env, out, raw)
             else:
                 cache = _LINES
-                for line in lines:
+                for line in text[1:].split("\n"):
                     pair = cache.get(line)
                     if pair is None:
                         _environment_line(line, env, out)
