@@ -280,9 +280,17 @@ class Preparer:
             d.addCallback(self._paths.update)
         else:
             d = defer.succeed(None)
+        # A campaign in its own language is spoken by that language's
+        # default voice (Asterisk writes pt_BR, espeak-ng pt-br); otherwise
+        # the configured language and voice.
+        if settings.language:
+            language = settings.language
+            voice = language.lower().replace("_", "-")
+        else:
+            language, voice = self.language, self.voice
         return d.addCallback(lambda _: prepare(
-            settings, contact_fields, self.tts_cache, self._paths, self.language,
-            voice=self.voice, pbx_timezone=self.pbx_timezone, currency=self.currency))
+            settings, contact_fields, self.tts_cache, self._paths, language,
+            voice=voice, pbx_timezone=self.pbx_timezone, currency=self.currency))
 
     def forget_assets(self):
         """

@@ -323,6 +323,10 @@ class CampaignSettings:
 
     @ivar dial_string: template with C{{number}}, e.g. C{"PJSIP/{number}@trunk"};
         empty means the configured default.
+    @ivar language: the language the call is played in, e.g. C{"fr"} or
+        C{"en-gb"}: Asterisk's prompts and spoken fields (C{SAY *}) and the
+        text-to-speech voice; empty means the configured default (C{[tts]
+        voice}, C{"en"}).
     """
 
     name: str = ""
@@ -336,6 +340,7 @@ class CampaignSettings:
     pacing: Pacing = Pacing()
     retry: RetryPolicy = RetryPolicy()
     dial_string: str = ""
+    language: str = ""
 
 
 # -- Placeholders -----------------------------------------------------------

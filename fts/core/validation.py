@@ -56,6 +56,8 @@ AMD_RANGES = {name: (1, 60000) for name in AMD_PARAMETERS}
 AMD_RANGES.update(maximum_number_of_words=(1, 100), silence_threshold=(1, 32767))
 
 _PHONE = re.compile(r"\+?[0-9]{3,20}")
+#: A language tag as Asterisk and espeak-ng take them: "fr", "en-gb", "pt_BR".
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,2}")
 _QUEUE = re.compile(r"[A-Za-z0-9_.\-]+")
 _DIAL_TARGET = re.compile(r"[A-Za-z0-9_]+/[^\s,|()\"'\\]+")
 _TECH = re.compile(r"[A-Za-z0-9_]+/")
@@ -236,6 +238,10 @@ def _check_identity(check, settings):
     if check.text(caller_name, "caller_id.name", "The caller ID name", MAX_CALLER_NAME):
         if any(c in caller_name for c in '"<>'):
             check.add("caller_id.name", 'The caller ID name cannot contain ", < or >.')
+    language = settings.language
+    if language and (not isinstance(language, str) or not _LANGUAGE.fullmatch(language)):
+        check.add("language", f"Language {_show(language)} is not a language code like"
+                              " en, fr or en-gb (leave it empty for the default).")
 
 
 def _check_message(check, settings):

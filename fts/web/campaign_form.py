@@ -54,7 +54,7 @@ STEP_NAMES = tuple(name for name, _title in STEPS)
 #: Which step shows the settings under each top-level name.
 _STEP_OF = {
     "name": "basics", "list_id": "basics", "dnc_list_ids": "basics", "caller_id": "basics",
-    "dial_string": "basics", "message": "message", "menu": "options", "amd": "amd",
+    "dial_string": "basics", "language": "basics", "message": "message", "menu": "options", "amd": "amd",
     "schedule": "schedule", "pacing": "pacing", "retry": "retries",
 }
 
@@ -230,8 +230,10 @@ def _basics(form, settings, facts, extra):
         except ValueError:
             form.error("dnc_list_ids", "Choose DNC lists from the list shown.")
     dial = form.text("dial_string", "Dial string", required=False, max_length=200)
+    language = form.text("language", "Language", required=False, max_length=20)
     return attr.evolve(settings, name=name, list_id=list_id, caller_id=CallerId(number, caller),
-                       dnc_list_ids=tuple(sorted(set(dnc))), dial_string=dial)
+                       dnc_list_ids=tuple(sorted(set(dnc))), dial_string=dial,
+                       language=language or "")
 
 
 def _message(form, settings, facts, extra):

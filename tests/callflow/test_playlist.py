@@ -5,6 +5,8 @@ playable for one contact before the call is placed, and playing them.
 
 from pathlib import Path
 
+import attr
+
 from twisted.internet.defer import fail, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -232,6 +234,33 @@ class PreparerTests(SynchronousTestCase):
         self.assertEqual(asked, [[HELLO, MENU, THANKS, INVALID, NO_KEY, OPTED_OUT, TRANSFERRING]])
         preparer.prepare(campaign_settings(amd=AmdMode.MACHINE_MESSAGE), {})
         self.assertEqual(asked[1:], [[MACHINE]])
+
+    def test_campaign_language(self):
+        """
+        A campaign with a language of its own is played in it, and spoken
+        by that language's espeak-ng voice (pt_BR -> pt-br); without one,
+        the configured language and voice.
+        """
+        speech = InstantSpeech()
+        voices = []
+        original = speech.render
+
+        def render(text, voice, language):
+            voices.append((voice, language))
+            return original(text, voice, language)
+
+        speech.render = render
+        tts = TTSCache(Path(self.mktemp()), speech, ImmediateThreads(),
+                       ManualThreadPool(immediate=True))
+        preparer = Preparer(tts, lambda ids: succeed({i: ASSETS[i] for i in ids}),
+                            language="en", voice="en-us")
+        hello = (TextPart("Hello {first_name}"),)
+        own = self.successResultOf(preparer.prepare(
+            attr.evolve(campaign_settings(message=hello), language="pt_BR"), FIELDS))
+        default = self.successResultOf(preparer.prepare(
+            campaign_settings(message=hello), FIELDS))
+        self.assertEqual((own.language, default.language), ("pt_BR", "en"))
+        self.assertEqual(voices, [("pt-br", "pt_BR"), ("en-us", "en")])
 
     def test_library_unreadable(self):
         """

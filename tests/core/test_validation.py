@@ -163,6 +163,18 @@ class IdentityTests(ValidationTestCase):
                         'The caller ID name cannot contain ", < or >.')
         self.assertOnly(change(caller_id=CallerId("5550100", "x" * 41)), "caller_id.name",
                         "The caller ID name is longer than 40 characters.")
+
+    def test_language(self):
+        """
+        A language is empty (the default) or a code like en, fr, en-gb or
+        pt_BR; anything else is a problem at C{language}.
+        """
+        for good in ("", "en", "fr", "en-gb", "pt_BR", "yue"):
+            self.assertEqual(self.problems(change(language=good)), [], good)
+        for bad in ("english", "EN", "e", "fr;rm -rf", "en-", "../en"):
+            self.assertOnly(change(language=bad), "language",
+                            f"Language {bad!r} is not a language code like en, fr or en-gb"
+                            " (leave it empty for the default).")
         self.assertPaths(change(caller_id=CallerId("5550100", "a\r\nAction: Hangup")), ["caller_id.name"])
 
 

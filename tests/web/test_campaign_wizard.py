@@ -289,7 +289,8 @@ class WizardTests(WizardTestCase):
         problems at its fields.
         """
         client = yield self.logged_in("operator")
-        cid = yield self.create(client, **{"caller_id.number": "12"})
+        cid = yield self.create(client, **{"caller_id.number": "12", "language": "klingon"})
+        self.assertEqual((yield self.store.campaigns.get(cid)).settings.language, "klingon")
         result = yield client.post(f"/campaigns/{cid}/edit/message", {
             "message[0].type": "tts", "message[0].text": "Hi {nickname}",
             "message[1].type": "field", "message[1].field": "age", "message[1].mode": "number"})
@@ -299,7 +300,8 @@ class WizardTests(WizardTestCase):
         review = yield client.get(f"/campaigns/{cid}/edit/review")
         self.assertIn("problems to fix before the campaign can be confirmed", review.text)
         self.assertNotIn(f'action="/campaigns/{cid}/confirm"', review.text)
-        for path, step in (("caller_id.number", "basics"), ("message[0].text", "message"),
+        for path, step in (("caller_id.number", "basics"), ("language", "basics"),
+                           ("message[0].text", "message"),
                            ("message[1].field", "message"), ("schedule.start", "schedule"),
                            ("schedule.windows", "schedule")):
             self.assertIn(f'href="/campaigns/{cid}/edit/{step}#f-{path}"', review.text)
@@ -308,6 +310,7 @@ class WizardTests(WizardTestCase):
                       problem_at(page, "message[0].text"))
         basics = yield client.get(f"/campaigns/{cid}/edit/basics")
         self.assertIn("must be 3 to 20 digits", problem_at(basics, "caller_id.number"))
+        self.assertIn("is not a language code", problem_at(basics, "language"))
         with self.assertRaises(TransitionError):
             yield self.store.campaigns.transition(cid, Trigger.CONFIRM, "user:operator")
         self.assertEqual((yield self.store.campaigns.get(cid)).state, State.DRAFT)

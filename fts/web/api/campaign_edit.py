@@ -43,7 +43,7 @@ def _settings_field(required, what):
     return Field("settings", "object", required=required,
                  description=f"{what} in their JSON form (see fts.core.campaign):"
                              " name, list_id, dnc_list_ids, caller_id, message, menu, amd,"
-                             " schedule, pacing, retry, dial_string.")
+                             " schedule, pacing, retry, dial_string, language.")
 
 
 def _store(web):
