@@ -75,7 +75,7 @@ class SpoolCrashTests(Daemons, unittest.TestCase):
         return found
 
     @defer.inlineCallbacks
-    def wait_for(self, predicate, what, seconds=20):
+    def wait_for(self, predicate, what, seconds=45):
         deadline = reactor.seconds() + seconds
         while True:
             result = yield defer.maybeDeferred(predicate)

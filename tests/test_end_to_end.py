@@ -12,7 +12,7 @@ from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
 from fts import demo
-from tests.support.campaigns import daemon_in_process
+from tests.support.campaigns import confirm_and_start, daemon_in_process
 from tests.support.db import fresh_database
 
 CONTACTS = 30
@@ -61,8 +61,7 @@ class CampaignEndToEndTests(unittest.TestCase):
         again = yield demo.create_demo(self.store, imports, self.data_dir, reactor, False)
         self.assertIsNone(again, "the demo is created only into an empty database")
 
-        yield self.store.campaigns.transition(campaign_id, "confirm", "user:admin")
-        yield self.store.campaigns.transition(campaign_id, "start", "user:admin")
+        yield confirm_and_start(self.store, campaign_id, "user:admin")
         yield self.wait_for_state(campaign_id, "finalized", 150)
 
         report = yield self.store.reports.snapshot(campaign_id)

@@ -30,6 +30,10 @@ ADMIN_PASSWORD = "browser-admin-password"
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
+
+    # Assertions wait longer than Playwright's 5 s: the suite runs in two
+    # processes, so the daemon under test shares the machine.
+    expect.set_options(timeout=15_000)
 except ImportError:  # pragma: no cover - depends on the machine
     expect = sync_playwright = None
     PlaywrightTimeout = TimeoutError
@@ -93,7 +97,8 @@ class Browser:
         self.problems = []
         self.page.on("console", self._console)
         self.page.on("dialog", self._dialog)
-        self.page.set_default_timeout(10_000)
+        # Generous: the suite runs in two processes beside a daemon or two.
+        self.page.set_default_timeout(30_000)
 
     def _console(self, message):
         if message.type == "error":

@@ -54,14 +54,23 @@ def running_campaign(store, directory, contacts, name="test", imports=None, **ch
     settings = attr.evolve(settings, message=(FieldPart("code", SayMode.DIGITS),),
                            pacing=attr.evolve(settings.pacing, **pacing))
     campaign = yield store.campaigns.create(settings, "user:test")
-    yield store.campaigns.transition(campaign.id, "confirm", "user:test")
+    yield confirm_and_start(store, campaign.id)
+    return campaign.id
+
+
+@defer.inlineCallbacks
+def confirm_and_start(store, campaign_id, actor="user:test"):
+    """
+    Confirm the campaign and start it, unless a daemon's dialer started it
+    first (it is due at once: its schedule starts now).
+    """
+    yield store.campaigns.transition(campaign_id, "confirm", actor)
     try:
-        yield store.campaigns.transition(campaign.id, "start", "user:test")
+        yield store.campaigns.transition(campaign_id, "start", actor)
     except IllegalTransition:
-        current = yield store.campaigns.get(campaign.id)
+        current = yield store.campaigns.get(campaign_id)
         if current.state.value != "running":
             raise
-    return campaign.id
 
 
 @defer.inlineCallbacks
