@@ -10,10 +10,8 @@ from twisted.internet import defer
 
 from fts.core.campaign import Schedule
 from fts.core.phones import PhoneRules
-from fts.db.campaigns import CampaignStore
 from fts.dialer.pacer import Dialer
 from fts.dialer.test_calls import TestCallPlacer
-from fts.jobs.runner import JobRunner
 from fts.web import security
 from fts.web.pages.campaigns import campaign_jobs
 from tests.dialer import support as S
@@ -30,11 +28,9 @@ class CampaignCase(PanelTestCase):
     The panel with campaigns, jobs and test calls wired.
     """
 
+    with_campaigns = True
+
     def make_app(self, **kwargs):
-        self.store.campaigns = CampaignStore(self.pool, self.clock)
-        self.runner = JobRunner(self.clock)
-        self.runner.startService()
-        self.addCleanup(self.runner.stopService)
         self.dialing = S.CountingStore(self.pool)
         self.events = S.DirectEvents(self.pool)
         self.line = S.FakeLine("pbx1")
@@ -42,8 +38,7 @@ class CampaignCase(PanelTestCase):
                              max_channels=10, cps=1000)
         self.addCleanup(self._stop_dialer)
         placer = TestCallPlacer(self.dialer, PhoneRules("1"))
-        return super().make_app(calls=self.dialer.registry, jobs=self.runner,
-                                test_calls=placer, **kwargs)
+        return super().make_app(calls=self.dialer.registry, test_calls=placer, **kwargs)
 
     @defer.inlineCallbacks
     def _stop_dialer(self):

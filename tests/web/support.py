@@ -207,7 +207,12 @@ class PanelTestCase(DatabaseTestCase):
     """
     An L{AdminApp} on a fresh database, with a clock the test controls and
     one user of each role (password L{PASSWORD}).
+
+    @cvar with_campaigns: give the store the real campaign store (on the
+        test's clock) and the app a started job runner (C{self.runner}).
     """
+
+    with_campaigns = False
 
     @defer.inlineCallbacks
     def setUp(self):
@@ -223,6 +228,15 @@ class PanelTestCase(DatabaseTestCase):
                 role, role, password_hash(), SYSTEM)
 
     def make_app(self, **kwargs):
+        if self.with_campaigns:
+            from fts.db.campaigns import CampaignStore
+            from fts.jobs.runner import JobRunner
+
+            self.store.campaigns = CampaignStore(self.pool, self.clock)
+            self.runner = JobRunner(self.clock)
+            self.runner.startService()
+            self.addCleanup(self.runner.stopService)
+            kwargs.setdefault("jobs", self.runner)
         return AdminApp(health=self.health, store=self.store, clock=self.clock, **kwargs)
 
     def client(self):

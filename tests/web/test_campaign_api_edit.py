@@ -7,7 +7,6 @@ from twisted.internet import defer
 
 from fts.core.campaign import settings_to_dict
 from fts.core.lifecycle import State, Trigger
-from fts.db.campaigns import CampaignStore
 from fts.web import security
 from tests.lifecycle import fixtures as F
 from tests.web.support import SYSTEM, PanelTestCase
@@ -17,9 +16,7 @@ SQLI = "Robert'); DROP TABLE campaigns; --"
 
 
 class CampaignApiEditTests(PanelTestCase):
-    def make_app(self, **kwargs):
-        self.store.campaigns = CampaignStore(self.pool, self.clock)
-        return super().make_app(**kwargs)
+    with_campaigns = True
 
     @defer.inlineCallbacks
     def setUp(self):

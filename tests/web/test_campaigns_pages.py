@@ -9,9 +9,7 @@ import attr
 from twisted.internet import defer
 
 from fts.core.lifecycle import State, Trigger
-from fts.db.campaigns import CampaignStore
 from fts.dialer.registry import CallRegistry
-from fts.jobs.runner import JobRunner
 from fts.web import security
 from fts.web.pages.campaigns import campaign_jobs
 from tests.lifecycle import fixtures as F
@@ -21,12 +19,10 @@ from tests.web.support import SYSTEM, PanelTestCase
 
 
 class CampaignPagesTests(PanelTestCase):
+    with_campaigns = True
+
     def make_app(self, **kwargs):
-        self.store.campaigns = CampaignStore(self.pool, self.clock)
-        self.runner = JobRunner(self.clock)
-        self.runner.startService()
-        self.addCleanup(self.runner.stopService)
-        return super().make_app(calls=CallRegistry(), jobs=self.runner, **kwargs)
+        return super().make_app(calls=CallRegistry(), **kwargs)
 
     def action_done(self, campaign_id):
         """

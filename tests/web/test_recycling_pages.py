@@ -16,9 +16,7 @@ from tests.web.support import PanelTestCase
 
 class RecyclingPagesTests(PanelTestCase):
 
-    def make_app(self, **kwargs):
-        self.store.campaigns = CampaignStore(self.pool, self.clock)
-        return super().make_app(**kwargs)
+    with_campaigns = True
 
     @defer.inlineCallbacks
     def setUp(self):

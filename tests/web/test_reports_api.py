@@ -121,9 +121,7 @@ class ReportApiTests(ApiTestCase):
 
 class RecycleApiTests(ApiTestCase):
 
-    def make_app(self, **kwargs):
-        self.store.campaigns = CampaignStore(self.pool, self.clock)
-        return super().make_app(**kwargs)
+    with_campaigns = True
 
     @defer.inlineCallbacks
     def setUp(self):
