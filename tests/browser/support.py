@@ -127,6 +127,26 @@ class Browser:
     def csp_violations(self):
         return [p for p in self.problems if "Content Security Policy" in p]
 
+    def run(self, steps):
+        """
+        Run C{steps} (callables taking this browser) in order, a failure
+        naming its step; then fail on any CSP violation or unexpected
+        dialog; close the browser in any case.
+        """
+        try:
+            for step in steps:
+                try:
+                    step(self)
+                except Exception as e:
+                    raise AssertionError(f"step {step.__name__}: {e}") from e
+            if self.csp_violations():
+                raise AssertionError(f"CSP violations: {self.csp_violations()}")
+            dialogs = [p for p in self.problems if "dialog" in p]
+            if dialogs:
+                raise AssertionError(f"unexpected dialogs: {dialogs}")
+        finally:
+            self.close()
+
     def close(self):
         try:
             self.context.close()

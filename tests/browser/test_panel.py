@@ -69,18 +69,8 @@ class PanelFlowTests(unittest.TestCase):
             yield daemon.terminate()
 
     def flows(self, url, shots):
-        browser = Browser(url, shots)
-        try:
-            for step in (self.login, self.live_dashboard, self.users, self.token,
-                         self.other_pages, self.viewer, self.mobile):
-                try:
-                    step(browser)
-                except Exception as e:
-                    raise AssertionError(f"step {step.__name__}: {e}") from e
-            self.assertEqual(browser.csp_violations(), [], "CSP violations")
-            self.assertEqual([p for p in browser.problems if "dialog" in p], [])
-        finally:
-            browser.close()
+        Browser(url, shots).run([self.login, self.live_dashboard, self.users, self.token,
+                                 self.other_pages, self.viewer, self.mobile])
 
     def login(self, b):
         page = b.page
@@ -187,25 +177,14 @@ class PanelFlowTests(unittest.TestCase):
             yield daemon.terminate()
 
     def library(self, url, shots, files):
-        browser = Browser(url, shots)
-        try:
-            browser.log_in()
-            browser.go("/lists")
-            if "Not available in this build yet" in browser.page.content():
-                raise unittest.SkipTest("the daemon does not wire the contact importer, DNC"
-                                        " uploads and audio library into the web service"
-                                        " (fts/service.py)")
-            for step in (self.contact_list, self.audio_library, self.opt_outs):
-                try:
-                    step(browser, files)
-                except Exception as e:
-                    raise AssertionError(f"step {step.__name__}: {e}") from e
-            self.assertEqual(browser.csp_violations(), [], "CSP violations")
-        finally:
-            browser.close()
+        self.files = files
+        Browser(url, shots).run([Browser.log_in, self.contact_list, self.audio_library,
+                                 self.opt_outs])
 
-    def contact_list(self, b, files):
+    def contact_list(self, b):
+        files = self.files
         page = b.page
+        b.go("/lists")
         path = files / "spring.csv"
         bulk = "".join(f"Bulk {i},07{i:08d},01/01/2026\r\n" for i in range(BULK_ROWS))
         path.write_text(LIST_CSV + bulk, encoding="utf-8")
@@ -248,7 +227,8 @@ class PanelFlowTests(unittest.TestCase):
         expect(page.locator("td a", has_text="Spring reminders")).to_be_visible()
         b.shot("26-lists")
 
-    def audio_library(self, b, files):
+    def audio_library(self, b):
+        files = self.files
         page = b.page
         path = files / "welcome.wav"
         path.write_bytes(wav_bytes(1.5))
@@ -265,7 +245,7 @@ class PanelFlowTests(unittest.TestCase):
         self.assertEqual(sound.body()[:4], b"RIFF")
         b.shot("27-audio")
 
-    def opt_outs(self, b, files):
+    def opt_outs(self, b):
         page = b.page
         b.go("/tokens")
         page.fill("#f-name", "opt-out test")
