@@ -260,7 +260,8 @@ UPDATE campaign_contacts AS cc
 RETURNING cc.id, cc.contact_id, cc.attempts, cc.status, cc.in_flight_call_id, cc.dnc_list_id,
           p.phone, p.fields, p.timezone"""
 
-# The claim runs as a server-side prepared statement (no planning per batch)
+# The claim runs as a server-side prepared statement (parsed once per
+# connection)
 # and commits without waiting for its WAL flush: nothing is dialed before the
 # calls rows of the claimed contacts are written by PREPARE below, whose
 # synchronous commit flushes the WAL up to its own commit record -- the
