@@ -261,14 +261,14 @@ RETURNING cc.id, cc.contact_id, cc.attempts, cc.status, cc.in_flight_call_id, cc
           p.phone, p.fields, p.timezone"""
 
 # The claim runs as a server-side prepared statement (parsed once per
-# connection)
-# and commits without waiting for its WAL flush: nothing is dialed before the
-# calls rows of the claimed contacts are written by PREPARE below, whose
-# synchronous commit flushes the WAL up to its own commit record -- the
-# claim's commit record comes before it -- so a claim whose Originate went
-# out is always durable.  A crash before that loses a claim nobody dialed:
-# the contacts are pending again, as they were (a DNC skip lost that way is
-# made again at the next claim).  This saves one WAL flush per batch.
+# connection) and commits without waiting for its WAL flush: nothing is
+# dialed before the calls rows of the claimed contacts are written by
+# PREPARE below, whose synchronous commit flushes the WAL up to its own
+# commit record -- the claim's commit record comes before it -- so a claim
+# whose Originate went out is always durable.  A crash before that loses a
+# claim nobody dialed: the contacts are pending again, as they were (a DNC
+# skip lost that way is made again at the next claim).  This saves one WAL
+# flush per batch.
 CLAIM_TYPES = ("bigint", "integer", "text", "timestamptz")
 CLAIM_PREPARED = CLAIM % {"campaign_id": "$1", "limit": "$2", "instance_id": "$3",
                           "now": "$4"}
