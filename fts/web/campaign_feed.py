@@ -160,7 +160,7 @@ class CampaignFeeds:
         self.report_cost_factor = report_cost_factor
         self.progress = ProgressCache(web.clock, progress) if progress is not None else None
         self._feeds = {}
-        self._reports = {}  # campaign id -> (rebuild after, report part)
+        self._reports = {}  # campaign id -> (rebuild after, Report or None)
 
     def subscribe(self, campaign_id, request):
         feed = self._feeds.get(campaign_id)
@@ -179,12 +179,13 @@ class CampaignFeeds:
                 del self._feeds[campaign_id]
                 self._reports.pop(campaign_id, None)
 
-    async def report(self, campaign_id):
+    async def current_report(self, campaign_id):
         """
-        The report part of the campaign's snapshot, rebuilt when older than
-        C{report_interval} or C{report_cost_factor} times what its last
-        build took, whichever is longer; L{None} when it cannot be read
-        (said in the log).
+        The campaign's live (or final) L{fts.reports.model.Report}, rebuilt
+        when older than C{report_interval} or C{report_cost_factor} times
+        what its last build took, whichever is longer -- shared by the
+        feeds and C{GET /api/v1/campaigns/{id}/stats}; L{None} when it
+        cannot be read (said in the log).
         """
         now = self.web.clock.seconds()
         cached = self._reports.get(campaign_id)
@@ -194,14 +195,22 @@ class CampaignFeeds:
         if reports is None:
             return None
         try:
-            part = report_part(await reports.current(campaign_id))
+            report = await reports.current(campaign_id)
         except Exception:
             log.failure("campaign {campaign}: reading its live report", campaign=campaign_id)
-            part = None
+            report = None
         built = self.web.clock.seconds()
         wait = max(self.report_interval, self.report_cost_factor * (built - now))
-        self._reports[campaign_id] = (built + wait, part)
-        return part
+        self._reports[campaign_id] = (built + wait, report)
+        return report
+
+    async def report(self, campaign_id):
+        """
+        The report part of the campaign's snapshot (L{report_part} of
+        L{current_report}), or L{None}.
+        """
+        report = await self.current_report(campaign_id)
+        return report_part(report) if report is not None else None
 
     async def snapshot(self, campaign_id):
         data = await self.build(self.web, campaign_id)

@@ -204,3 +204,13 @@ class ReportIntervalTests(unittest.TestCase):
         self.clock.advance(0.2)
         self.report(cost=2.0)
         self.assertEqual(len(self.builds.calls), 2)
+
+    def test_stats_share_the_feed_report(self):
+        """
+        L{CampaignFeeds.current_report} (the API's stats) and the feeds'
+        report part come from one build while it is fresh.
+        """
+        self.report(cost=0.1)
+        d = defer.ensureDeferred(self.feeds.current_report(7))
+        self.assertEqual(self.successResultOf(d), "built at 0.0")
+        self.assertEqual(len(self.builds.calls), 1)

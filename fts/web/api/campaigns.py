@@ -40,8 +40,8 @@ from fts.web.pages.campaign_calls import (
     call_dict, calls_query, read_filter, stream_csv, timezone_of,
 )
 from fts.web.pages.campaigns import (
-    OPERATOR_MOVES, action_of, campaign_jobs, campaign_store, live_state, queue_cancel_pending,
-    queue_confirm, store_actor, summary,
+    OPERATOR_MOVES, action_of, campaign_feeds, campaign_jobs, campaign_store, live_state,
+    queue_cancel_pending, queue_confirm, store_actor, summary,
 )
 
 CAMPAIGN_ID = Field("campaign_id", "integer", required=True)
@@ -236,11 +236,16 @@ async def cancel_pending(web, request, caller, campaign_id):
               role=security.VIEWER, params=[CAMPAIGN_ID], tags=["campaigns"],
               description="Progress (contacts done, pending, in a call), calls in flight,"
                           " the queued operation, and the report's headline figures and"
-                          " outcome counts (test calls never counted).")
+                          " outcome counts (test calls never counted; the report is"
+                          " rebuilt at most every 10 s, see report.built_at).")
 async def campaign_stats(web, request, caller, campaign_id):
     campaign = await _get(_store(web), campaign_id)
     result = await live_state(web, campaign_id, campaign)
-    report = await web.store.reports.current(campaign_id)
+    # Rebuilt at most every 10 s (longer for a costly one), as for the page.
+    report = await campaign_feeds(web).current_report(campaign_id)
+    if report is None:
+        raise ApiError(503, "unavailable", "The campaign's report cannot be read right now;"
+                                           " try again in a few seconds.")
     result["report"] = {
         "kind": report.kind,
         "built_at": report.built_at,
