@@ -112,7 +112,15 @@ class Browser:
         return self.page.goto(self.base_url + path)
 
     def shot(self, name, full_page=True):
-        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=full_page)
+        path = str(self.shots / f"{name}.png")
+        try:
+            self.page.screenshot(path=path, full_page=full_page, timeout=10_000)
+        except PlaywrightTimeout:
+            # A capture started as the page began to navigate (the campaign
+            # page reloads itself when the state changes) can stall: take it
+            # again once the page has loaded.
+            self.page.wait_for_load_state("load")
+            self.page.screenshot(path=path, full_page=full_page)
 
     def log_in(self, username="admin", password=ADMIN_PASSWORD):
         """
