@@ -37,6 +37,7 @@ from fts.core.campaign import (
     Window,
     settings_from_dict,
 )
+from fts.db.pool import ClosedSocketSafeReactor
 
 __all__ = [
     "DialingStore",
@@ -547,7 +548,7 @@ class LeaderLock:
             cannot be reached.
         """
         if self.connection is None:
-            connection = txpostgres.Connection(reactor=self.reactor)
+            connection = txpostgres.Connection(reactor=ClosedSocketSafeReactor(self.reactor))
             yield connection.connect(self.dsn)
             connection.addNotifyObserver(self._notified)
             self.connection = connection

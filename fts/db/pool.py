@@ -44,6 +44,53 @@ def connection_lost(error):
     return code is None or code.startswith("08") or code in _SESSION_ENDED
 
 
+class ClosedSocketSafeReactor:
+    """
+    The reactor as our txpostgres connections see it.
+
+    libpq closes a connection's socket as soon as it sees the connection
+    fail; txpostgres may then still ask the reactor to stop watching it.
+    Twisted's epoll reactor removes a descriptor by forgetting its
+    selectable, then calling C{epoll_ctl}, and only then dropping the
+    descriptor from its read (or write) set: on a closed descriptor
+    C{epoll_ctl} fails, and the set keeps a descriptor with no selectable.
+    Once the number is reused by the next connection, watching it fails
+    (C{FileNotFoundError} from C{epoll_ctl(MOD)}), and the reactor's
+    C{removeAll} raises C{KeyError} -- a daemon could stop reconnecting to
+    PostgreSQL after an outage.  Here a removal that fails that way is
+    finished by hand: the kernel already dropped a closed descriptor from
+    the epoll set, so only the reactor's own bookkeeping is left to undo.
+    Every other attribute is the reactor's.
+    """
+
+    def __init__(self, reactor):
+        self._reactor = reactor
+
+    def __getattr__(self, name):
+        return getattr(self._reactor, name)
+
+    def removeReader(self, reader):
+        self._remove(self._reactor.removeReader, reader)
+
+    def removeWriter(self, writer):
+        self._remove(self._reactor.removeWriter, writer)
+
+    def _remove(self, remove, selectable):
+        try:
+            remove(selectable)
+        except OSError as e:
+            selectables = getattr(self._reactor, "_selectables", None)
+            if selectables is None:
+                raise
+            log.debug("finishing the removal of a closed database socket ({error})", error=e)
+            for fds in (self._reactor._reads, self._reactor._writes):
+                for fd in list(fds):
+                    owner = selectables.get(fd)
+                    if owner is None or owner is selectable:
+                        fds.discard(fd)
+                        selectables.pop(fd, None)
+
+
 class DatabaseUnavailable(Exception):
     """
     No connection to PostgreSQL is up.
@@ -74,7 +121,7 @@ class Pool:
         self._prepared = weakref.WeakKeyDictionary()
 
     def _connect_one(self):
-        connection = txpostgres.Connection(reactor=self.reactor)
+        connection = txpostgres.Connection(reactor=ClosedSocketSafeReactor(self.reactor))
         # connect() can raise synchronously (e.g. the reactor refusing a
         # stale descriptor after the server went away): make it a failure.
         d = defer.maybeDeferred(connection.connect, self.dsn)

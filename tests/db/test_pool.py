@@ -4,6 +4,7 @@ prepared once per connection, again after a reconnect.
 """
 
 from twisted.internet import defer
+from twisted.trial.unittest import SynchronousTestCase
 
 from tests.support.db import DatabaseTestCase
 
@@ -141,3 +142,83 @@ class ConnectionLostTests(DatabaseTestCase):
         self.assertFalse(connection_lost(error(errors.SerializationFailure, "40001")))
         self.assertFalse(connection_lost(error(errors.QueryCanceled, "57014")))
         self.assertFalse(connection_lost(ValueError("not a database error")))
+
+
+class ClosedSocketSafeReactorTests(SynchronousTestCase):
+    """
+    L{ClosedSocketSafeReactor}: removing a selectable whose socket was
+    already closed leaves the epoll reactor consistent.
+    """
+
+    def setUp(self):
+        from twisted.internet import epollreactor
+
+        self.reactor = epollreactor.EPollReactor()
+        self.addCleanup(self.reactor._poller.close)
+
+    def watched_then_closed(self, reactor):
+        """
+        A selectable watched for reading whose socket is then closed
+        behind the reactor's back (as libpq does), reporting its old
+        number like a psycopg2 connection that has not noticed yet.
+        """
+        import socket
+
+        a, b = socket.socketpair()
+        self.addCleanup(b.close)
+
+        class Selectable:
+            def fileno(self):
+                return number
+
+            def logPrefix(self):
+                return "test"
+
+        number = a.fileno()
+        selectable = Selectable()
+        reactor.addReader(selectable)
+        a.close()
+        return number, selectable
+
+    def test_bare_epoll_reactor_breaks(self):
+        """
+        The bare epoll reactor fails the removal and keeps the number in its
+        read set without a selectable (what the wrapper repairs): its
+        removeAll then fails.
+        """
+        fd, selectable = self.watched_then_closed(self.reactor)
+        self.assertRaises(OSError, self.reactor.removeReader, selectable)
+        self.assertIn(fd, self.reactor._reads)
+        self.assertNotIn(fd, self.reactor._selectables)
+        self.assertRaises(KeyError, self.reactor.removeAll)
+
+    def test_removal_finished(self):
+        """
+        Through the wrapper the removal succeeds, the number is forgotten,
+        and a new socket that gets the same number can be watched.
+        """
+        import socket
+
+        from fts.db.pool import ClosedSocketSafeReactor
+
+        safe = ClosedSocketSafeReactor(self.reactor)
+        fd, selectable = self.watched_then_closed(safe)
+        safe.removeReader(selectable)
+        self.assertNotIn(fd, self.reactor._reads)
+        self.assertNotIn(fd, self.reactor._selectables)
+        c, d = socket.socketpair()
+        self.addCleanup(c.close)
+        self.addCleanup(d.close)
+        self.assertEqual(c.fileno(), fd)
+
+        class Writer:
+            def fileno(self):
+                return c.fileno()
+
+            def logPrefix(self):
+                return "test"
+
+        writer = Writer()
+        safe.addWriter(writer)
+        self.assertIn(fd, self.reactor._writes)
+        self.assertEqual(self.reactor.removeAll(), [writer])
