@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 
 from fts.core.lifecycle import State, TransitionError, Trigger, allowed_triggers
 from fts.db.calls import COUNT_CAP, OUTCOMES
+from fts.db.campaign_actions import CANCELLABLE
 from fts.web import security
 from fts.web.api.framework import (
     API, PAGE_FIELDS, ApiError, Download, Field, Reply, invalid, page_of,
@@ -221,7 +222,7 @@ async def cancel_pending(web, request, caller, campaign_id):
     from fts.web.campaign_jobs import ActionBusy
 
     campaign = await _get(_store(web), campaign_id)
-    if campaign.state not in (State.SCHEDULED, State.RUNNING, State.PAUSED):
+    if campaign.state not in CANCELLABLE:
         raise ApiError(409, "conflict", f"The campaign is {campaign.state.value}; pending"
                        " calls can be cancelled only while it is scheduled, running or"
                        " paused.")

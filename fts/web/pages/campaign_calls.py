@@ -137,23 +137,12 @@ async def _wait(paused):
         await paused
 
 
-async def _campaign_or_404(web, request, caller, campaign_id):
-    from fts.db.campaigns import CampaignNotFound
-    from fts.web.pages.campaigns import campaign_store
-
-    store = campaign_store(web)
-    if store is None:
-        return None, web.error_page(request, caller, 503, "Campaigns are not available.")
-    try:
-        return await store.get(campaign_id), None
-    except CampaignNotFound:
-        return None, web.error_page(request, caller, 404, "There is no such campaign.")
-
-
 @routes.route("/campaigns/<int:campaign_id>/calls.csv")
 @page()
 async def calls_csv(web, request, caller, campaign_id):
-    campaign, refused = await _campaign_or_404(web, request, caller, campaign_id)
+    from fts.web.pages.campaigns import campaign_or_refusal
+
+    campaign, refused = await campaign_or_refusal(web, request, caller, campaign_id)
     if refused is not None:
         return refused
     form = Form(request)
@@ -167,9 +156,9 @@ async def calls_csv(web, request, caller, campaign_id):
 @page(security.OPERATOR)
 async def test_call(web, request, caller, campaign_id):
     from fts.dialer.test_calls import InvalidNumber, TestCallRefused
-    from fts.web.pages.campaigns import show_campaign
+    from fts.web.pages.campaigns import campaign_or_refusal, show_campaign
 
-    campaign, refused = await _campaign_or_404(web, request, caller, campaign_id)
+    campaign, refused = await campaign_or_refusal(web, request, caller, campaign_id)
     if refused is not None:
         return refused
     form = Form(request)

@@ -32,7 +32,7 @@ from fts.web.forms import Form
 from fts.web.guard import page
 from fts.web.pages import pending
 from fts.web.pages.audio import tts_status
-from fts.web.pages.campaigns import campaign_store, store_actor
+from fts.web.pages.campaigns import campaign_or_refusal, campaign_store, store_actor
 from fts.web.pages.list_views import sentence
 from fts.web.routes import RouteTable
 
@@ -319,16 +319,10 @@ async def preview_sound(web, request, caller, campaign_id):
     The speech of one text part (C{?part=message&index=0}), filled with the
     list's first contact (or sample values), as WAV.
     """
-    from fts.db.campaigns import CampaignNotFound
-
-    store = campaign_store(web)
-    if store is None:
-        return await pending.show(web, request, caller, "campaigns")
+    campaign, refused = await campaign_or_refusal(web, request, caller, campaign_id)
+    if refused is not None:
+        return refused
     form = Form(request)
-    try:
-        campaign = await store.get(campaign_id)
-    except CampaignNotFound:
-        return web.error_page(request, caller, 404, "There is no such campaign.")
     part = _text_part(campaign.settings, form.raw("part") or "", form.raw("index") or "")
     if part is None:
         return web.error_page(request, caller, 404, "There is no such text part.")

@@ -266,21 +266,34 @@ async def _together(*reads):
         e.subFailure.raiseException()
 
 
+async def campaign_or_refusal(web, request, caller, campaign_id):
+    """
+    C{(campaign, None)}, or C{(None, page)} saying why there is none: the
+    "not available" page while the daemon has no campaign store, a 404 for
+    an unknown id.
+    """
+    from fts.db.campaigns import CampaignNotFound
+
+    store = campaign_store(web)
+    if store is None:
+        return None, await pending.show(web, request, caller, "campaigns")
+    try:
+        return await store.get(campaign_id), None
+    except CampaignNotFound:
+        return None, web.error_page(request, caller, 404, "There is no such campaign.")
+
+
 async def show_campaign(web, request, caller, campaign_id, status=200, error=None,
                         test_errors=None, test_phone=""):
     """
     Render the campaign page (also after a refused form, with its errors).
     """
-    from fts.db.campaigns import CampaignNotFound
     from fts.web.pages import campaign_calls as C
 
+    campaign, refused = await campaign_or_refusal(web, request, caller, campaign_id)
+    if refused is not None:
+        return refused
     store = campaign_store(web)
-    if store is None:
-        return await pending.show(web, request, caller, "campaigns")
-    try:
-        campaign = await store.get(campaign_id)
-    except CampaignNotFound:
-        return web.error_page(request, caller, 404, "There is no such campaign.")
     form = Form(request) if request.method == b"GET" else None
     values = form.values if form is not None else {}
     filters, filter_errors = C.read_filter(values, C.timezone_of(campaign))
@@ -319,32 +332,22 @@ async def campaign_page(web, request, caller, campaign_id):
 @routes.route("/campaigns/<int:campaign_id>/events")
 @page()
 async def campaign_events(web, request, caller, campaign_id):
-    from fts.db.campaigns import CampaignNotFound
-
-    store = campaign_store(web)
-    if store is None:
-        return web.error_page(request, caller, 503, "Campaigns are not available.")
-    try:
-        await store.get(campaign_id)
-    except CampaignNotFound:
-        return web.error_page(request, caller, 404, "There is no such campaign.")
+    _, refused = await campaign_or_refusal(web, request, caller, campaign_id)
+    if refused is not None:
+        return refused
     return campaign_feeds(web).subscribe(campaign_id, request)
 
 
 @routes.route("/campaigns/<int:campaign_id>/cancel-pending", methods=("POST",))
 @page(security.OPERATOR)
 async def cancel_pending(web, request, caller, campaign_id):
-    from fts.db.campaigns import CampaignNotFound
+    from fts.db.campaign_actions import CANCELLABLE
     from fts.web.campaign_jobs import ActionBusy
 
-    store = campaign_store(web)
-    if store is None:
-        return await pending.show(web, request, caller, "campaigns")
-    try:
-        campaign = await store.get(campaign_id)
-    except CampaignNotFound:
-        return web.error_page(request, caller, 404, "There is no such campaign.")
-    if campaign.state not in (State.SCHEDULED, State.RUNNING, State.PAUSED):
+    campaign, refused = await campaign_or_refusal(web, request, caller, campaign_id)
+    if refused is not None:
+        return refused
+    if campaign.state not in CANCELLABLE:
         return await show_campaign(
             web, request, caller, campaign_id, status=409,
             error=f"The campaign is {campaign.state.value}; pending calls can be cancelled"
