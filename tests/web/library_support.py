@@ -88,6 +88,14 @@ class LibraryTestCase(PanelTestCase):
             yield run.when_done()
         return (yield self.store.contacts.get(list_id))
 
+    def dnc_uploaded(self, import_id):
+        """
+        Wait for a DNC upload to end (it may already have: its run is then
+        forgotten).
+        """
+        run = self.dnc_uploads.run(import_id)
+        return run.when_done() if run is not None else defer.succeed(None)
+
     def staged(self):
         """
         Files left in the upload staging directory.

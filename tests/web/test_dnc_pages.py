@@ -122,7 +122,7 @@ class DncPagesTests(LibraryTestCase):
         self.assertEqual(result.code, 303)
         path = result.header("location").split("?")[0]
         import_id = int(path.rsplit("/", 1)[1])
-        yield self.dnc_uploads.run(import_id).when_done()
+        yield self.dnc_uploaded(import_id)
         progress = (yield client.get(f"{path}/progress.json")).json()
         self.assertEqual((progress["status"], progress["added_rows"],
                           progress["already_present_rows"], progress["rejected_rows"],

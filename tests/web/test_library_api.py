@@ -188,7 +188,7 @@ class DncApiTests(LibraryTestCase):
                                        token=token)
         self.assertEqual(started.code, 202, started.text)
         import_id = started.json()["id"]
-        yield self.dnc_uploads.run(import_id).when_done()
+        yield self.dnc_uploaded(import_id)
         status = (yield client.get(f"/api/v1/dnc-uploads/{import_id}", token=token)).json()
         self.assertEqual((status["status"], status["added_rows"], status["rejected_rows"]),
                          ("done", 2, 1))
