@@ -4,8 +4,8 @@ Run a real C{twistd -n fts} as a child process in tests and benchmarks.
 
 import json
 import os
+import re
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -14,20 +14,15 @@ from twisted.internet import defer, protocol, task
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def free_port():
-    """
-    A TCP port on 127.0.0.1 that was free a moment ago.
-    """
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# What the web service logs once it listens (fts.web.service).
+_LISTENING = re.compile(r"admin panel and API at (http://[^/\s]+)/")
 
 
 class _Output(protocol.ProcessProtocol):
     def __init__(self):
         self.output = []
         self.ended = defer.Deferred()
+        self.status = None
 
     def outReceived(self, data):
         self.output.append(data)
@@ -35,6 +30,7 @@ class _Output(protocol.ProcessProtocol):
     errReceived = outReceived
 
     def processEnded(self, reason):
+        self.status = reason.value.exitCode, reason.value.signal
         self.ended.callback(reason.value.exitCode)
 
 
@@ -46,8 +42,6 @@ class Daemon:
     def __init__(self, reactor, data_dir, args=(), env=None):
         self.reactor = reactor
         self.data_dir = str(data_dir)
-        self.web_port = free_port()
-        self.agi_port = free_port()
         self.args = list(args)
         self.env = dict(os.environ, **(env or {}))
         self.env["PYTHONPATH"] = str(ROOT)
@@ -56,14 +50,22 @@ class Daemon:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.web_port}"
+        """
+        The panel's base URL, read from the daemon's log once it listens
+        (C{None} before).  The daemon picks its own free ports (port 0):
+        a port chosen here and handed over could be taken in between, as
+        the local port of any outgoing connection, and the daemon would
+        then exit at start-up.
+        """
+        found = _LISTENING.search(self.text())
+        return found.group(1) if found else None
 
     def start(self):
         twistd = str(Path(sys.executable).parent / "twistd")
         argv = [twistd, "-n", "--pidfile=", "fts",
                 "--data-dir", self.data_dir,
-                "--web", f"tcp:{self.web_port}:interface=127.0.0.1",
-                "--agi", f"tcp:{self.agi_port}:interface=127.0.0.1", *self.args]
+                "--web", "tcp:0:interface=127.0.0.1",
+                "--agi", "tcp:0:interface=127.0.0.1", *self.args]
         self.process = self.reactor.spawnProcess(
             self.output, argv[0], argv, env=self.env, path=str(ROOT))
         return self.output.ended
@@ -77,8 +79,11 @@ class Daemon:
         deadline = self.reactor.seconds() + timeout
         while True:
             if self.output.ended.called:
-                raise AssertionError("daemon exited early:\n" + self.text())
+                raise AssertionError("daemon exited early (exit code, signal: %r):\n%s"
+                                     % (self.output.status, self.text()))
             try:
+                if self.url is None:
+                    raise LookupError("not listening yet")
                 response = yield treq.get(self.url + "/health", timeout=2,
                                           persistent=False)
                 body = yield response.content()
