@@ -32,9 +32,9 @@ from fts.db.dialing import DialingStore, as_datetime  # noqa: E402
 @defer.inlineCallbacks
 def measure(db, size, args):
     started = time.perf_counter()
-    cid = yield B.campaign(db.pool, size, name="claim-%d" % (size,))
+    cid = yield B.campaign(db.pool, size, name="claim-%d-%d" % (size, time.time_ns()))
     rows = yield db.pool.runQuery(
-        "INSERT INTO dnc_lists (name) VALUES (%s) RETURNING id", ("bench-%d" % (size,),))
+        "INSERT INTO dnc_lists (name) VALUES (%s) RETURNING id", ("bench-%d" % (cid,),))
     dnc = rows[0][0]
     yield db.pool.runOperation(
         "INSERT INTO dnc_entries (list_id, phone, source) SELECT %s,"
@@ -67,7 +67,8 @@ def measure(db, size, args):
 def main(args):
     db = yield B.Database().start()
     try:
-        for size, label in ((10_000, "10k"), (1_000_000, "1m")):
+        for size in args.sizes:
+            label = f"{size // 1_000_000}m" if size % 1_000_000 == 0 else f"{size // 1000}k"
             claims, prepares, skipped, claimed = yield measure(db, size, args)
             B.metric(f"claimed_{label}", claimed, "contacts")
             for name, values in (("claim", claims), ("calls_rows", prepares)):
@@ -87,6 +88,8 @@ def parse():
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--batches", type=int, default=80,
                         help="batches claimed in each campaign (80 x 100 stays within 10,000)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000],
+                        help="campaign sizes, measured in this order")
     return parser.parse_args()
 
 

@@ -29,7 +29,7 @@ from fts.asterisk.agi.server import FastAGIServerFactory  # noqa: E402
 from fts.asterisk.ami.client import AMIClient  # noqa: E402
 from fts.db import migrate  # noqa: E402
 from fts.db.dialing import DialingStore  # noqa: E402
-from fts.db.embedded import EmbeddedPostgres  # noqa: E402
+from fts.db.embedded import EmbeddedPostgres, shared_buffers  # noqa: E402
 from fts.db.events import EventStore  # noqa: E402
 from fts.db.pool import Pool  # noqa: E402
 from fts.dialer.amiline import AMILine  # noqa: E402
@@ -66,13 +66,16 @@ def percentile(values, p):
 
 class Database:
     """
-    An embedded PostgreSQL with the FTS schema, in a temporary directory.
+    An embedded PostgreSQL with the FTS schema, in a temporary directory,
+    with the daemon's memory settings.
     """
 
     @defer.inlineCallbacks
     def start(self, pool_size=6):
         self.base = tempfile.mkdtemp(prefix="fts-bench-dialer-")
-        self.pg = EmbeddedPostgres(reactor, os.path.join(self.base, "pg"), database="bench")
+        # Sized as the daemon sizes it ([database] embedded_shared_buffers = auto).
+        self.pg = EmbeddedPostgres(reactor, os.path.join(self.base, "pg"), database="bench",
+                                   settings={"shared_buffers": shared_buffers("auto")})
         yield self.pg.start()
         self.pool = Pool(reactor, self.pg.dsn(), size=pool_size)
         yield self.pool.start()

@@ -129,6 +129,27 @@ def _host_port(text):
     return value
 
 
+_MEMORY = re.compile(r"^\s*(\d+)\s*(kB|MB|GB|TB)\s*$", re.IGNORECASE)
+_MEMORY_UNITS = {"kb": 2 ** 10, "mb": 2 ** 20, "gb": 2 ** 30, "tb": 2 ** 40}
+
+
+def _memory(text):
+    """
+    C{auto}, or an amount of memory with PostgreSQL's units (C{512MB},
+    C{4GB}): returned as C{auto} or as PostgreSQL spells it (C{512MB}).
+    """
+    if text.strip().lower() == "auto":
+        return "auto"
+    found = _MEMORY.match(text)
+    if found is None:
+        raise ValueError("auto, or an amount such as 512MB or 4GB (units kB, MB, GB, TB)")
+    amount, unit = int(found.group(1)), found.group(2).lower()
+    size = amount * _MEMORY_UNITS[unit]
+    if not 16 * 2 ** 20 <= size <= 2 ** 40:
+        raise ValueError("an amount from 16MB to 1TB, or auto")
+    return f"{amount}{dict(kb='kB', mb='MB', gb='GB', tb='TB')[unit]}"
+
+
 def _timezone(text):
     value = text.strip()
     try:
@@ -195,6 +216,11 @@ KEYS = (
         "Connections kept open to PostgreSQL."),
     Key("database", "connect_timeout", _number(0.1, 600), "10",
         "Seconds to wait for the database at start before giving up."),
+    Key("database", "embedded_shared_buffers", _memory, "auto",
+        "Memory the embedded PostgreSQL keeps data in (its shared_buffers). auto: a quarter of"
+        " this machine's memory (or of the container's limit), from 128MB to 2GB; or an amount"
+        " such as 512MB or 4GB. A campaign of a million contacts needs about 1GB to be dialed"
+        " from memory. Ignored when dsn is set."),
     Key("pbx", "mode", _choice("sim", "ami"), "sim",
         "sim: the built-in PBX simulator (demos, tests). ami: the Asterisk servers of the [ami:NAME] sections."),
     Key("pbx", "sim_ami_endpoint", _endpoint, "tcp:0:interface=127.0.0.1",

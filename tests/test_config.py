@@ -70,6 +70,27 @@ class LoadTests(unittest.SynchronousTestCase):
                               environ={"FTS_PBX_MODE": "asterisk"})
         self.assertEqual(str(e), "environment FTS_PBX_MODE = 'asterisk': expected one of sim, ami")
 
+    def test_embedded_shared_buffers(self):
+        """
+        The embedded server's memory is C{auto} or an amount in
+        PostgreSQL's units, written as PostgreSQL spells them; anything else
+        (or an amount out of range) is refused, saying what is expected.
+        """
+        self.assertEqual(config.load(None, environ={}).database.embedded_shared_buffers,
+                         "auto")
+        for given, read in (("512mb", "512MB"), (" 4 GB ", "4GB"), ("AUTO", "auto"),
+                            ("16384kB", "16384kB")):
+            c = config.load(None, environ={"FTS_DATABASE_EMBEDDED_SHARED_BUFFERS": given})
+            self.assertEqual(c.database.embedded_shared_buffers, read)
+        for bad, expected in (("lots", "auto, or an amount such as 512MB or 4GB"),
+                              ("512", "auto, or an amount such as 512MB or 4GB"),
+                              ("1MB", "an amount from 16MB to 1TB, or auto"),
+                              ("2TB", "an amount from 16MB to 1TB, or auto")):
+            e = self.assertRaises(ConfigError, config.load, None,
+                                  environ={"FTS_DATABASE_EMBEDDED_SHARED_BUFFERS": bad})
+            self.assertIn(f"FTS_DATABASE_EMBEDDED_SHARED_BUFFERS = {bad!r}: expected {expected}",
+                          str(e))
+
     def test_bad_option(self):
         """
         A wrong command-line value names the option.

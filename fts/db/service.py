@@ -9,7 +9,7 @@ from twisted.logger import Logger
 
 from fts import health as H
 from fts.db import migrate
-from fts.db.embedded import EmbeddedPostgres
+from fts.db.embedded import EmbeddedPostgres, shared_buffers
 from fts.db.pool import CONNECTION_ERRORS, Pool
 from fts.db.store import Store
 
@@ -37,8 +37,9 @@ class DatabaseService(service.Service):
         self.health = health.component("db")
         self.embedded = None
         if not settings.dsn:
+            server = {"shared_buffers": shared_buffers(settings.embedded_shared_buffers)}
             self.embedded = EmbeddedPostgres(
-                reactor, data_dir / "pg", settings=embedded_settings)
+                reactor, data_dir / "pg", settings={**server, **(embedded_settings or {})})
         self.pool = Pool(reactor, self.dsn, size=settings.pool_size)
         self.store = Store(self.pool, phone_rules, clock=reactor, tts_available=tts_available,
                            default_dial_string=default_dial_string)

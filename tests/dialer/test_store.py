@@ -82,6 +82,23 @@ class ClaimTests(DatabaseTestCase):
                          [("15550000001", builtin, None)])
 
     @defer.inlineCallbacks
+    def test_dnc_lists_honoured_only(self):
+        """
+        A list the campaign honours skips its numbers (the lowest list id
+        first when two match); a list of another campaign does not.
+        """
+        cid, _ = yield S.campaign(self.pool, contacts=3)
+        other, _ = yield S.campaign(self.pool, contacts=1)
+        first = yield S.dnc(self.pool, "15550000002", builtin=False, name="a", campaign_id=cid)
+        yield S.dnc(self.pool, "15550000002", builtin=False, name="b", campaign_id=cid)
+        yield S.dnc(self.pool, "15550000003", builtin=False, name="c", campaign_id=other)
+        rows = yield self.dialing.claim(cid, 10, "me", NOW)
+        self.assertEqual(sorted((r.phone, r.status, r.dnc_list_id) for r in rows), [
+            ("15550000001", "in_flight", None),
+            ("15550000002", "done", first),
+            ("15550000003", "in_flight", None)])
+
+    @defer.inlineCallbacks
     def test_prepare_and_release(self):
         """
         The calls rows of claimed contacts are written in one statement with
