@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 import attr
 from twisted.internet import defer
 from twisted.logger import Logger
-from txpostgres import txpostgres
 
 from fts.core.campaign import (
     CallerId,
@@ -37,7 +36,7 @@ from fts.core.campaign import (
     Window,
     settings_from_dict,
 )
-from fts.db.pool import ClosedSocketSafeReactor
+from fts.db.pool import ClosedSocketSafeReactor, WatchedConnection
 
 __all__ = [
     "DialingStore",
@@ -563,9 +562,10 @@ class LeaderLock:
             cannot be reached.
         """
         if self.connection is None:
-            connection = txpostgres.Connection(reactor=ClosedSocketSafeReactor(self.reactor))
+            connection = WatchedConnection(reactor=ClosedSocketSafeReactor(self.reactor))
             yield connection.connect(self.dsn)
             connection.addNotifyObserver(self._notified)
+            connection.on_lost = self._lost
             self.connection = connection
         try:
             rows = yield self.connection.runQuery("SELECT pg_try_advisory_lock(%s)",
@@ -617,6 +617,15 @@ class LeaderLock:
             except Exception:
                 log.failure("a campaign-change observer failed for campaign {id}",
                             id=campaign_id)
+
+    def _lost(self, connection, error):
+        """
+        The lock's session ended while idle: the lock is gone with it; the
+        next heartbeat fails and the dialer steps down.
+        """
+        if connection is self.connection:
+            log.warn("the dialer lock's database session ended ({error})", error=error)
+            self.drop()
 
     def drop(self):
         """

@@ -91,6 +91,40 @@ class ClosedSocketSafeReactor:
                         selectables.pop(fd, None)
 
 
+class WatchedConnection(txpostgres.Connection):
+    """
+    A txpostgres connection that reports its own death while idle.
+
+    An idle txpostgres connection watches its socket (for C{NOTIFY}); when
+    the server ends the session (a restart, C{pg_terminate_backend}, an
+    idle timeout), the read finds the error with no query to fail, and
+    txpostgres raises it into the reactor, which logs an unhandled error
+    and nobody learns the connection is gone until the next query fails on
+    it.  Here that error goes to C{on_lost(connection, error)} instead.
+
+    @ivar on_lost: C{on_lost(connection, error)}, or L{None}.
+    """
+
+    on_lost = None
+
+    def doRead(self):
+        try:
+            txpostgres.Connection.doRead(self)
+        except CONNECTION_ERRORS as e:
+            # Only raised when no query waits on this connection (a query's
+            # own poll reports its error to the query).
+            self._lost(e)
+
+    def connectionLost(self, reason):
+        txpostgres.Connection.connectionLost(self, reason)
+        self._lost(reason.value)
+
+    def _lost(self, error):
+        on_lost, self.on_lost = self.on_lost, None
+        if on_lost is not None:
+            on_lost(self, error)
+
+
 class DatabaseUnavailable(Exception):
     """
     No connection to PostgreSQL is up.
@@ -121,7 +155,7 @@ class Pool:
         self._prepared = weakref.WeakKeyDictionary()
 
     def _connect_one(self):
-        connection = txpostgres.Connection(reactor=ClosedSocketSafeReactor(self.reactor))
+        connection = WatchedConnection(reactor=ClosedSocketSafeReactor(self.reactor))
         # connect() can raise synchronously (e.g. the reactor refusing a
         # stale descriptor after the server went away): make it a failure.
         d = defer.maybeDeferred(connection.connect, self.dsn)
@@ -146,6 +180,7 @@ class Pool:
         return self
 
     def _added(self, connection):
+        connection.on_lost = self._idle_lost
         self._up += 1
         self._update_state()
         self._give(connection)
@@ -212,6 +247,26 @@ class Pool:
                      error=self.last_error)
             self._schedule_reconnect(0.1)
         return failure
+
+    def _idle_lost(self, connection, error):
+        """
+        A connection waiting in the pool died: replace it now rather than
+        fail the next query on it.
+        """
+        if connection not in self._free:
+            return
+        self._free.remove(connection)
+        self._note_error(error)
+        self._up -= 1
+        try:
+            connection.close()
+        except Exception:
+            pass
+        self._update_state()
+        if not self._closed:
+            log.warn("idle database connection lost ({error}); reconnecting",
+                     error=self.last_error)
+            self._schedule_reconnect(0.1)
 
     def _note_error(self, error):
         self.last_error = " ".join(str(error).split()) or type(error).__name__

@@ -177,3 +177,29 @@ class LeaderLockTests(DatabaseTestCase):
         self.assertTrue((yield two.try_acquire(NOW)))
         rows = yield store.instances()
         self.assertEqual(sorted((r[0], r[1]) for r in rows), [("one", False), ("two", True)])
+
+    @defer.inlineCallbacks
+    def test_session_ended_by_the_server(self):
+        """
+        When the server ends the lock's session while it is idle, the lock
+        knows at once that it is no longer held (nothing logged as an
+        unhandled error), and its next heartbeat fails, so the dialer steps
+        down; another instance can take the lock.
+        """
+        store = DialingStore(self.pool)
+        for name in ("one", "two"):
+            yield store.register_instance(name, NOW)
+        one = LeaderLock(reactor, self.pool.dsn, "one")
+        two = LeaderLock(reactor, self.pool.dsn, "two")
+        self.addCleanup(one.drop)
+        self.addCleanup(two.drop)
+        self.assertTrue((yield one.try_acquire(NOW)))
+        pid = (yield one.connection.runQuery("SELECT pg_backend_pid()"))[0][0]
+        yield self.pool.runQuery("SELECT pg_terminate_backend(%s)", (pid,))
+        for _ in range(200):
+            if not one.held:
+                break
+            yield S.real_turn(0.02)
+        self.assertEqual((one.held, one.connection), (False, None))
+        yield self.assertFailure(one.heartbeat(NOW, {}), RuntimeError)
+        self.assertTrue((yield two.try_acquire(NOW)))

@@ -109,9 +109,6 @@ class WriterTestCase(DatabaseTestCase):
             if rows[0][0] == 0:
                 break
         yield self.pool.runQuery("SELECT 1")
-        # txpostgres reports the death of an idle connection to the reactor,
-        # which logs it as an unhandled error (the pool then reconnects).
-        self.flushLoggedErrors(psycopg2.OperationalError)
 
     def bring_database_back(self, writer):
         """
