@@ -6,9 +6,9 @@ body, read one, download its WAV, delete).
 from fts.audio import convert as audio_convert
 from fts.db.audio import AudioError, AudioExists, AudioInUse
 from fts.web import security, uploads
+from fts.web.api import files
 from fts.web.api.framework import API, ApiError, Download, Field, Reply, invalid, page_of
 from fts.web.pages.audio import asset_json, convert_upload, remove_files, sound_response
-from fts.web.pages.lists import staging_directory
 
 ASSET_ID = Field("asset_id", "integer", required=True)
 TAGS = ["audio"]
@@ -49,12 +49,7 @@ async def upload_audio(web, request, caller, query):
         problems.append(("filename", problem))
     if problems:
         raise invalid(problems)
-    staging = uploads.staging_path(staging_directory(web), ".upload")
-    try:
-        saved = await web.run_blocking(uploads.save_body, request.content, staging,
-                                       uploads.AUDIO_MAX_BYTES, filename)
-    except uploads.UploadError as e:
-        raise invalid([("body", str(e))], str(e))
+    saved = await files.receive(web, request, filename, uploads.AUDIO_MAX_BYTES, ".upload")
     try:
         sound = await convert_upload(web, saved, web.sound_formats)
     except audio_convert.AudioError as e:

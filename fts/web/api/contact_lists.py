@@ -12,11 +12,11 @@ from fts.contacts import report
 from fts.core import contacts as C
 from fts.db.contacts import ContactListError
 from fts.web import downloads, security, uploads
+from fts.web.api import files
 from fts.web.api.framework import (
     API, PAGE_FIELDS, ApiError, Download, Field, Reply, invalid,
 )
 from fts.web.pages import list_views as V
-from fts.web.pages.lists import staging_directory
 
 LIST_ID = Field("list_id", "integer", required=True)
 TAGS = ["contact lists"]
@@ -128,16 +128,8 @@ async def upload_list(web, request, caller, query):
     name = query["name"].strip()
     if not name:
         raise invalid([("name", "is required")])
-    filename = uploads.clean_filename(query.get("filename")) or "upload.csv"
-    problem = uploads.csv_type_problem(filename)
-    if problem:
-        raise invalid([("filename", problem)])
-    staging = uploads.staging_path(staging_directory(web), ".csv")
-    try:
-        saved = await web.run_blocking(uploads.save_body, request.content, staging,
-                                       uploads.LIST_MAX_BYTES, filename)
-    except uploads.UploadError as e:
-        raise invalid([("body", str(e))], str(e))
+    filename = files.csv_filename(query)
+    saved = await files.receive(web, request, filename, uploads.LIST_MAX_BYTES, ".csv")
     try:
         await V.sniff_file(web, saved.path)
     except C.FormatError as e:

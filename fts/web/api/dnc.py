@@ -12,10 +12,10 @@ from fts.core import contacts as C
 from fts.core.phones import PhoneError
 from fts.db.dnc import DncError, DncListInUse
 from fts.web import downloads, security, uploads
+from fts.web.api import files
 from fts.web.api.framework import API, ApiError, Download, Field, Reply, invalid, page_of
 from fts.web.pages.dnc import dnc_store, entry_json, list_json, upload_json
 from fts.web.pages.list_views import file_problem, sentence
-from fts.web.pages.lists import staging_directory
 
 log = Logger()
 
@@ -198,16 +198,8 @@ async def upload_dnc_numbers(web, request, caller, list_id, query):
     await _get(store, list_id)
     if web.dnc_uploads is None:
         raise ApiError(503, "unavailable", "DNC uploads are not available in this daemon.")
-    filename = uploads.clean_filename(query.get("filename")) or "upload.csv"
-    problem = uploads.csv_type_problem(filename)
-    if problem:
-        raise invalid([("filename", problem)])
-    staging = uploads.staging_path(staging_directory(web), ".csv")
-    try:
-        saved = await web.run_blocking(uploads.save_body, request.content, staging,
-                                       uploads.DNC_MAX_BYTES, filename)
-    except uploads.UploadError as e:
-        raise invalid([("body", str(e))], str(e))
+    filename = files.csv_filename(query)
+    saved = await files.receive(web, request, filename, uploads.DNC_MAX_BYTES, ".csv")
     try:
         detected = await web.dnc_uploads.detect(saved.path)
         run = await web.dnc_uploads.start(list_id, saved.path, detected.format(),
