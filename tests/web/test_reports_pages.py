@@ -67,6 +67,13 @@ class ReportPagesTests(PanelTestCase):
         # The stacked charts' colours are spelled out in the tables.
         self.assertIn("<td>Attempt 1</td><td class=\"num\">10</td><td class=\"num\">6</td>"
                       "<td>Answered 6, Busy 2, No answer 1, Invalid number 1</td>", text)
+        # Calls per reason and per outcome, with the contacts that had one.
+        self.assertIn('<th>Reason</th><th class="num">Calls</th>'
+                      '<th class="num">Contacts with such a call</th>', text)
+        self.assertIn('<th>Attempt outcome</th><th class="num">Calls</th>'
+                      '<th class="num">Contacts with such a call</th>', text)
+        self.assertIn('<td>Busy</td><td class="num">3</td><td class="num">2</td>', text)
+        self.assertIn('<td>Answered</td><td class="num">8</td><td class="num">7</td>', text)
         self.assertIn("<td>09:00-09:59</td>", text)
         self.assertNotIn("<td>03:00-03:59</td>", text)  # hours without calls are left out
         self.assertIn("<td>Attempts used up</td><td class=\"num\">1</td>", text)
