@@ -229,7 +229,23 @@ class Pool:
         return result
 
     def _broken(self, failure, connection):
-        self._note_error(failure.value)
+        self._lose(connection, failure.value, "database connection")
+        return failure
+
+    def _idle_lost(self, connection, error):
+        """
+        A connection waiting in the pool died: replace it now rather than
+        fail the next query on it.
+        """
+        if connection in self._free:
+            self._free.remove(connection)
+            self._lose(connection, error, "idle database connection")
+
+    def _lose(self, connection, error, what):
+        """
+        Close a connection that is gone and reconnect in the background.
+        """
+        self._note_error(error)
         self._up -= 1
         try:
             connection.close()
@@ -243,29 +259,7 @@ class Pool:
                 d.errback(DatabaseUnavailable(
                     "PostgreSQL is unreachable: %s" % (self.last_error,)))
         if not self._closed:
-            log.warn("database connection lost ({error}); reconnecting",
-                     error=self.last_error)
-            self._schedule_reconnect(0.1)
-        return failure
-
-    def _idle_lost(self, connection, error):
-        """
-        A connection waiting in the pool died: replace it now rather than
-        fail the next query on it.
-        """
-        if connection not in self._free:
-            return
-        self._free.remove(connection)
-        self._note_error(error)
-        self._up -= 1
-        try:
-            connection.close()
-        except Exception:
-            pass
-        self._update_state()
-        if not self._closed:
-            log.warn("idle database connection lost ({error}); reconnecting",
-                     error=self.last_error)
+            log.warn("{what} lost ({error}); reconnecting", what=what, error=self.last_error)
             self._schedule_reconnect(0.1)
 
     def _note_error(self, error):

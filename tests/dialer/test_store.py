@@ -157,18 +157,23 @@ class CampaignReadingTests(DatabaseTestCase):
 
 class LeaderLockTests(DatabaseTestCase):
     @defer.inlineCallbacks
+    def setUp(self):
+        yield super().setUp()
+        self.store = DialingStore(self.pool)
+        for name in ("one", "two"):
+            yield self.store.register_instance(name, NOW)
+        self.one = LeaderLock(reactor, self.pool.dsn, "one")
+        self.two = LeaderLock(reactor, self.pool.dsn, "two")
+        self.addCleanup(self.one.drop)
+        self.addCleanup(self.two.drop)
+
+    @defer.inlineCallbacks
     def test_one_holder(self):
         """
         Only one instance holds the dialer lock; it is free again as soon as
         the holder's session ends.
         """
-        store = DialingStore(self.pool)
-        for name in ("one", "two"):
-            yield store.register_instance(name, NOW)
-        one = LeaderLock(reactor, self.pool.dsn, "one")
-        two = LeaderLock(reactor, self.pool.dsn, "two")
-        self.addCleanup(one.drop)
-        self.addCleanup(two.drop)
+        store, one, two = self.store, self.one, self.two
         self.assertTrue((yield one.try_acquire(NOW)))
         self.assertFalse((yield two.try_acquire(NOW)))
         yield one.heartbeat(NOW, {"calls": 3})
@@ -186,13 +191,7 @@ class LeaderLockTests(DatabaseTestCase):
         unhandled error), and its next heartbeat fails, so the dialer steps
         down; another instance can take the lock.
         """
-        store = DialingStore(self.pool)
-        for name in ("one", "two"):
-            yield store.register_instance(name, NOW)
-        one = LeaderLock(reactor, self.pool.dsn, "one")
-        two = LeaderLock(reactor, self.pool.dsn, "two")
-        self.addCleanup(one.drop)
-        self.addCleanup(two.drop)
+        one, two = self.one, self.two
         self.assertTrue((yield one.try_acquire(NOW)))
         pid = (yield one.connection.runQuery("SELECT pg_backend_pid()"))[0][0]
         yield self.pool.runQuery("SELECT pg_terminate_backend(%s)", (pid,))
