@@ -52,11 +52,25 @@ def login_url(request):
     return "/login?next=" + quote(path, safe="/")
 
 
+class Refusal(Exception):
+    """
+    Raised by what a route looks up first (the campaign, the list...) when
+    the request cannot go on: it carries the page to answer with (a 404,
+    the "not available" page).  L{page} answers with it, so a route reads
+    C{campaign = await get_campaign(...)} and goes on.
+    """
+
+    def __init__(self, response):
+        Exception.__init__(self, response)
+        self.response = response
+
+
 def page(role=security.VIEWER):
     """
     Make a panel route require a session whose role allows C{role}, and
     the CSRF token on state-changing methods.  The route is called as
-    C{f(web, request, caller, **kwargs)}.
+    C{f(web, request, caller, **kwargs)}; a L{Refusal} it raises is
+    answered with the refusal's page.
     """
 
     def decorate(f):
@@ -80,7 +94,10 @@ def page(role=security.VIEWER):
                 return web.error_page(request, caller, 403,
                                       f"This needs the {role} role; you are"
                                       f" {caller.role}. Nothing was changed.")
-            return await f(web, request, caller, **kwargs)
+            try:
+                return await f(web, request, caller, **kwargs)
+            except Refusal as refusal:
+                return refusal.response
 
         guarded.required_role = role
         return guarded

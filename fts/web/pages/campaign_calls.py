@@ -140,11 +140,9 @@ async def _wait(paused):
 @routes.route("/campaigns/<int:campaign_id>/calls.csv")
 @page()
 async def calls_csv(web, request, caller, campaign_id):
-    from fts.web.pages.campaigns import campaign_or_refusal
+    from fts.web.pages.campaigns import get_campaign
 
-    campaign, refused = await campaign_or_refusal(web, request, caller, campaign_id)
-    if refused is not None:
-        return refused
+    campaign = await get_campaign(web, request, caller, campaign_id)
     form = Form(request)
     filters, problems = read_filter(form.values, timezone_of(campaign))
     if problems:
@@ -156,11 +154,9 @@ async def calls_csv(web, request, caller, campaign_id):
 @page(security.OPERATOR)
 async def test_call(web, request, caller, campaign_id):
     from fts.dialer.test_calls import InvalidNumber, TestCallRefused
-    from fts.web.pages.campaigns import campaign_or_refusal, show_campaign
+    from fts.web.pages.campaigns import get_campaign, show_campaign
 
-    campaign, refused = await campaign_or_refusal(web, request, caller, campaign_id)
-    if refused is not None:
-        return refused
+    await get_campaign(web, request, caller, campaign_id)
     form = Form(request)
     phone = form.text("phone", "Number", max_length=40)
     if form.errors:

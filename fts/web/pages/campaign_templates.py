@@ -19,7 +19,7 @@ from fts.core.lifecycle import State, TransitionError, Trigger
 from fts.web import security
 from fts.web.campaign_form import read_datetime
 from fts.web.forms import Form
-from fts.web.guard import page
+from fts.web.guard import Refusal, page
 from fts.web.pages import pending
 from fts.web.pages.campaigns import campaign_store, store_actor
 from fts.web.pages.list_views import sentence
@@ -54,7 +54,9 @@ async def templates_page(web, request, caller):
 
 async def _template(web, request, caller, template_id):
     """
-    The template C{template_id}, or C{(None, error page)}.
+    The template C{template_id}.
+
+    @raise Refusal: a 404 when there is no such template.
     """
     from fts.db.campaigns import CampaignNotFound
 
@@ -63,8 +65,8 @@ async def _template(web, request, caller, template_id):
     except CampaignNotFound:
         found = None
     if found is None or not found.is_template or found.state is not State.DRAFT:
-        return None, web.error_page(request, caller, 404, "There is no such template.")
-    return found, None
+        raise Refusal(web.error_page(request, caller, 404, "There is no such template."))
+    return found
 
 
 @routes.route("/templates/new", methods=("POST",))
@@ -100,9 +102,7 @@ async def campaign_from_template(web, request, caller, template_id):
     store = campaign_store(web)
     if store is None:
         return await pending.show(web, request, caller, "templates")
-    template, refused = await _template(web, request, caller, template_id)
-    if refused is not None:
-        return refused
+    await _template(web, request, caller, template_id)
     form = Form(request)
     name = form.text("name", "Name", max_length=200)
     list_id = form.integer("list_id", "Contact list", low=1, high=2 ** 62)
@@ -131,9 +131,7 @@ async def rename_template(web, request, caller, template_id):
     store = campaign_store(web)
     if store is None:
         return await pending.show(web, request, caller, "templates")
-    template, refused = await _template(web, request, caller, template_id)
-    if refused is not None:
-        return refused
+    template = await _template(web, request, caller, template_id)
     form = Form(request)
     name = form.text("name", "Name", max_length=200)
     if not form.ok:
@@ -152,9 +150,7 @@ async def delete_template(web, request, caller, template_id):
     store = campaign_store(web)
     if store is None:
         return await pending.show(web, request, caller, "templates")
-    template, refused = await _template(web, request, caller, template_id)
-    if refused is not None:
-        return refused
+    template = await _template(web, request, caller, template_id)
     try:
         await store.transition(template_id, Trigger.DELETE, store_actor(caller.actor))
     except TransitionError as e:

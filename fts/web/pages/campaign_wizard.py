@@ -29,10 +29,10 @@ from fts.core.lifecycle import State
 from fts.web import campaign_form as F
 from fts.web import security
 from fts.web.forms import Form
-from fts.web.guard import page
+from fts.web.guard import Refusal, page
 from fts.web.pages import pending
 from fts.web.pages.audio import tts_status
-from fts.web.pages.campaigns import campaign_or_refusal, campaign_store, store_actor
+from fts.web.pages.campaigns import campaign_store, get_campaign, store_actor
 from fts.web.pages.list_views import sentence
 from fts.web.routes import RouteTable
 
@@ -130,20 +130,17 @@ async def render_step(web, request, caller, step, campaign=None, settings=None,
 
 async def _campaign(web, request, caller, campaign_id):
     """
-    The campaign if it may be edited, else an error page (bytes).
-    """
-    from fts.db.campaigns import CampaignNotFound
+    The campaign C{campaign_id}, a draft.
 
-    try:
-        campaign = await campaign_store(web).get(campaign_id)
-    except CampaignNotFound:
-        return None, web.error_page(request, caller, 404, "There is no such campaign.")
+    @raise Refusal: no such campaign (404), or not a draft (409).
+    """
+    campaign = await get_campaign(web, request, caller, campaign_id)
     if campaign.state is not State.DRAFT:
-        return None, web.error_page(
+        raise Refusal(web.error_page(
             request, caller, 409,
             f"Campaign {campaign_id} is {campaign.state.value}; only a draft's settings"
-            " can be changed. Nothing was changed.")
-    return campaign, None
+            " can be changed. Nothing was changed."))
+    return campaign
 
 
 # -- creating -------------------------------------------------------------------
@@ -203,9 +200,7 @@ async def edit_step(web, request, caller, campaign_id, step):
         return await pending.show(web, request, caller, "campaigns")
     if step not in F.STEP_NAMES:
         return web.error_page(request, caller, 404, "There is no such wizard step.")
-    campaign, refused = await _campaign(web, request, caller, campaign_id)
-    if refused is not None:
-        return refused
+    campaign = await _campaign(web, request, caller, campaign_id)
     return await render_step(web, request, caller, step, campaign)
 
 
@@ -224,9 +219,7 @@ async def save_step(web, request, caller, campaign_id, step):
         return await pending.show(web, request, caller, "campaigns")
     if step not in F.STEP_NAMES:
         return web.error_page(request, caller, 404, "There is no such wizard step.")
-    campaign, refused = await _campaign(web, request, caller, campaign_id)
-    if refused is not None:
-        return refused
+    campaign = await _campaign(web, request, caller, campaign_id)
     form = Form(request)
     choices = await load_choices(web, campaign.settings.list_id)
     facts = choices.facts(campaign.is_template)
@@ -319,9 +312,7 @@ async def preview_sound(web, request, caller, campaign_id):
     The speech of one text part (C{?part=message&index=0}), filled with the
     list's first contact (or sample values), as WAV.
     """
-    campaign, refused = await campaign_or_refusal(web, request, caller, campaign_id)
-    if refused is not None:
-        return refused
+    campaign = await get_campaign(web, request, caller, campaign_id)
     form = Form(request)
     part = _text_part(campaign.settings, form.raw("part") or "", form.raw("index") or "")
     if part is None:

@@ -26,7 +26,7 @@ elsewhere.
 from fts.core.lifecycle import State, TransitionError, Trigger, allowed_triggers
 from fts.web import security
 from fts.web.forms import Form
-from fts.web.guard import page
+from fts.web.guard import Refusal, page
 from fts.web.pages import pending
 from fts.web.routes import RouteTable
 
@@ -266,21 +266,22 @@ async def _together(*reads):
         e.subFailure.raiseException()
 
 
-async def campaign_or_refusal(web, request, caller, campaign_id):
+async def get_campaign(web, request, caller, campaign_id):
     """
-    C{(campaign, None)}, or C{(None, page)} saying why there is none: the
-    "not available" page while the daemon has no campaign store, a 404 for
-    an unknown id.
+    The campaign C{campaign_id}.
+
+    @raise Refusal: with the "not available" page while the daemon has no
+        campaign store, a 404 for an unknown id.
     """
     from fts.db.campaigns import CampaignNotFound
 
     store = campaign_store(web)
     if store is None:
-        return None, await pending.show(web, request, caller, "campaigns")
+        raise Refusal(await pending.show(web, request, caller, "campaigns"))
     try:
-        return await store.get(campaign_id), None
+        return await store.get(campaign_id)
     except CampaignNotFound:
-        return None, web.error_page(request, caller, 404, "There is no such campaign.")
+        raise Refusal(web.error_page(request, caller, 404, "There is no such campaign."))
 
 
 async def show_campaign(web, request, caller, campaign_id, status=200, error=None,
@@ -290,9 +291,7 @@ async def show_campaign(web, request, caller, campaign_id, status=200, error=Non
     """
     from fts.web.pages import campaign_calls as C
 
-    campaign, refused = await campaign_or_refusal(web, request, caller, campaign_id)
-    if refused is not None:
-        return refused
+    campaign = await get_campaign(web, request, caller, campaign_id)
     store = campaign_store(web)
     form = Form(request) if request.method == b"GET" else None
     values = form.values if form is not None else {}
@@ -332,9 +331,7 @@ async def campaign_page(web, request, caller, campaign_id):
 @routes.route("/campaigns/<int:campaign_id>/events")
 @page()
 async def campaign_events(web, request, caller, campaign_id):
-    _, refused = await campaign_or_refusal(web, request, caller, campaign_id)
-    if refused is not None:
-        return refused
+    await get_campaign(web, request, caller, campaign_id)
     return campaign_feeds(web).subscribe(campaign_id, request)
 
 
@@ -344,9 +341,7 @@ async def cancel_pending(web, request, caller, campaign_id):
     from fts.db.campaign_actions import CANCELLABLE
     from fts.web.campaign_jobs import ActionBusy
 
-    campaign, refused = await campaign_or_refusal(web, request, caller, campaign_id)
-    if refused is not None:
-        return refused
+    campaign = await get_campaign(web, request, caller, campaign_id)
     if campaign.state not in CANCELLABLE:
         return await show_campaign(
             web, request, caller, campaign_id, status=409,

@@ -19,7 +19,7 @@ from fts.core.phones import PhoneError
 from fts.db.dnc import DncError
 from fts.web import downloads, security, uploads
 from fts.web.forms import Form
-from fts.web.guard import page
+from fts.web.guard import Refusal, page
 from fts.web.pages import pending
 from fts.web.pages.list_views import file_problem, sentence
 from fts.web.pages.lists import save_csv
@@ -143,12 +143,17 @@ async def check_number(web, request, caller):
 
 
 async def _get(web, request, caller, list_id):
+    """
+    C{(store, list)}.
+
+    @raise Refusal: no such list, or no DNC store in this daemon.
+    """
     store = dnc_store(web)
     if store is None:
-        return None, await pending.show(web, request, caller, "dnc")
+        raise Refusal(await pending.show(web, request, caller, "dnc"))
     found = await store.get(list_id)
     if found is None:
-        return None, web.error_page(request, caller, 404, "There is no such DNC list.")
+        raise Refusal(web.error_page(request, caller, 404, "There is no such DNC list."))
     return store, found
 
 
@@ -173,8 +178,6 @@ async def _detail(web, request, caller, dnc_list, status=200, errors=None, value
 @page()
 async def dnc_list_page(web, request, caller, list_id):
     store, found = await _get(web, request, caller, list_id)
-    if store is None:
-        return found
     return await _detail(web, request, caller, found)
 
 
@@ -182,8 +185,6 @@ async def dnc_list_page(web, request, caller, list_id):
 @page(security.OPERATOR)
 async def rename_dnc_list(web, request, caller, list_id):
     store, found = await _get(web, request, caller, list_id)
-    if store is None:
-        return found
     form = Form(request)
     name = form.text("name", "Name", max_length=200)
     description = form.text("description", "Description", required=False, max_length=1000)
@@ -203,8 +204,6 @@ async def rename_dnc_list(web, request, caller, list_id):
 @page(security.OPERATOR)
 async def delete_dnc_list(web, request, caller, list_id):
     store, found = await _get(web, request, caller, list_id)
-    if store is None:
-        return found
     try:
         await store.delete_list(list_id)
     except DncError as e:
@@ -218,8 +217,6 @@ async def delete_dnc_list(web, request, caller, list_id):
 @page(security.OPERATOR)
 async def add_number(web, request, caller, list_id):
     store, found = await _get(web, request, caller, list_id)
-    if store is None:
-        return found
     form = Form(request)
     phone = form.text("phone", "Phone number", max_length=50)
     note = form.text("note", "Note", required=False, max_length=500)
@@ -243,8 +240,6 @@ async def add_number(web, request, caller, list_id):
 @page(security.OPERATOR)
 async def remove_number(web, request, caller, list_id):
     store, found = await _get(web, request, caller, list_id)
-    if store is None:
-        return found
     form = Form(request)
     phone = form.text("phone", "Phone number", max_length=50)
     if not form.ok:
@@ -268,8 +263,6 @@ async def upload_numbers(web, request, caller, list_id):
     size, content) before the upload starts; it runs on in the daemon.
     """
     store, found = await _get(web, request, caller, list_id)
-    if store is None:
-        return found
     if web.dnc_uploads is None:
         return web.error_page(request, caller, 503, "Uploads are not available in this"
                                                      " daemon; add numbers one by one.")
@@ -304,12 +297,15 @@ async def upload_numbers(web, request, caller, list_id):
 
 
 async def _upload(web, request, caller, list_id, import_id):
+    """
+    C{(store, list, upload)}.
+
+    @raise Refusal: no such list or upload.
+    """
     store, found = await _get(web, request, caller, list_id)
-    if store is None:
-        return None, None, found
     upload = await store.upload(import_id)
     if upload is None or upload.list_id != list_id:
-        return None, None, web.error_page(request, caller, 404, "There is no such upload.")
+        raise Refusal(web.error_page(request, caller, 404, "There is no such upload."))
     return store, found, upload
 
 
@@ -317,8 +313,6 @@ async def _upload(web, request, caller, list_id, import_id):
 @page()
 async def dnc_upload_page(web, request, caller, list_id, import_id):
     store, found, upload = await _upload(web, request, caller, list_id, import_id)
-    if store is None:
-        return upload
     form = Form(request)
     after = None
     try:
@@ -338,8 +332,6 @@ async def dnc_upload_page(web, request, caller, list_id, import_id):
 @page()
 async def upload_progress(web, request, caller, list_id, import_id):
     store, found, upload = await _upload(web, request, caller, list_id, import_id)
-    if store is None:
-        return upload
     request.setHeader(b"content-type", b"application/json")
     return json.dumps(upload_json(upload), default=str).encode("utf-8")
 
@@ -348,8 +340,6 @@ async def upload_progress(web, request, caller, list_id, import_id):
 @page()
 async def upload_rejects_csv(web, request, caller, list_id, import_id):
     store, found, upload = await _upload(web, request, caller, list_id, import_id)
-    if store is None:
-        return upload
     return await downloads.stream(
         request, b"text/csv; charset=utf-8", f"dnc-upload-{import_id}-rejects.csv",
         lambda write: report.write_dnc_rejects(store, import_id, write))

@@ -30,8 +30,6 @@ async def list_format(web, request, caller, list_id):
     C{start} (store the format and start the import).
     """
     store, lst = await get_list(web, request, caller, list_id)
-    if store is None:
-        return lst
     if not lst.upload_path or lst.import_status not in (C.UPLOADED, C.IMPORTED, C.FAILED):
         return await list_detail(web, request, caller, lst, status=409,
                                  error="This list's format can no longer be changed.")
@@ -98,8 +96,6 @@ async def rejects_page(web, request, caller, list_id):
     time, optionally of one reason.
     """
     store, lst = await get_list(web, request, caller, list_id)
-    if store is None:
-        return lst
     summary = await store.reject_summary(list_id)
     form = Form(request)
     reason = form.choice("reason", "Reason", C.REASON_CODES, required=False)
@@ -119,8 +115,6 @@ async def rejects_csv(web, request, caller, list_id):
     The rejected-rows report as CSV (one line per problem), streamed.
     """
     store, lst = await get_list(web, request, caller, list_id)
-    if store is None:
-        return lst
     form = Form(request)
     reason = form.choice("reason", "Reason", C.REASON_CODES, required=False)
     suffix = f"-{reason}" if reason else ""

@@ -21,7 +21,7 @@ from fts.core import contacts as C
 from fts.db.contacts import ContactListError
 from fts.web import security, uploads
 from fts.web.forms import Form
-from fts.web.guard import page
+from fts.web.guard import Refusal, page
 from fts.web.pages import list_views as V
 from fts.web.routes import RouteTable
 
@@ -142,15 +142,16 @@ def staging_directory(web):
 
 async def get_list(web, request, caller, list_id):
     """
-    C{(store, list)}, or C{(None, response)} for a 404 or a page saying
-    the lists are not wired.
+    C{(store, list)}.
+
+    @raise Refusal: no such list (404), or the lists are not wired.
     """
     store = V.contact_store(web)
     if store is None:
-        return None, await V.not_wired(web, request, caller)
+        raise Refusal(await V.not_wired(web, request, caller))
     lst = await store.get(list_id)
     if lst is None:
-        return None, web.error_page(request, caller, 404, "There is no such contact list.")
+        raise Refusal(web.error_page(request, caller, 404, "There is no such contact list."))
     return store, lst
 
 
@@ -208,8 +209,6 @@ async def _contacts(store, request, lst):
 @page()
 async def list_page(web, request, caller, list_id):
     store, lst = await get_list(web, request, caller, list_id)
-    if store is None:
-        return lst
     return await list_detail(web, request, caller, lst)
 
 
@@ -220,8 +219,6 @@ async def list_progress(web, request, caller, list_id):
     The list's status and counts, for the page's progress poll.
     """
     store, lst = await get_list(web, request, caller, list_id)
-    if store is None:
-        return lst
     request.setHeader(b"content-type", b"application/json")
     facts = V.list_json(lst)
     facts["finished"] = lst.import_status != C.IMPORTING
@@ -233,8 +230,6 @@ async def list_progress(web, request, caller, list_id):
 
 async def _act(web, request, caller, list_id, action, notice, audit_action):
     store, lst = await get_list(web, request, caller, list_id)
-    if store is None:
-        return lst
     try:
         await action(store, lst)
     except ContactListError as e:
@@ -297,8 +292,6 @@ async def delete_list(web, request, caller, list_id):
 @page(security.OPERATOR)
 async def rename_list(web, request, caller, list_id):
     store, lst = await get_list(web, request, caller, list_id)
-    if store is None:
-        return lst
     form = Form(request)
     name = form.text("name", "Name", max_length=200)
     description = form.text("description", "Description", required=False, max_length=1000)
